@@ -1,0 +1,41 @@
+# The two commands of README.md: `make demo` trains on the embedded calligraphy dataset,
+# `make test` runs the test suite. Both create the virtual environment $(VENV) first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai
+EPOCHS ?= 10
+
+.PHONY: install fonts demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+fonts:
+	@if fc-list 2>/dev/null | grep -qi -e ukai -e cwtex -e wenkai; then \
+		echo "Kai fonts found."; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq $(FONTS); \
+	else \
+		echo "No CJK Kai font found. Install them with:"; \
+		echo "  sudo apt-get install -y $(FONTS)"; \
+	fi
+
+demo: install fonts
+	$(BIN)/python train_gan.py --config configs/calligraphy_dcgan.yaml --trainer.max_epochs=$(EPOCHS)
+
+test: install
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: install
+	$(BIN)/python benchmarks/involution.py
+
+clean:
+	rm -rf $(VENV) runs samples/*/ .pytest_cache

@@ -1,0 +1,130 @@
+"""``train_gan.py``: LightningCLI over the GAN module and the data module, logging to W&B.
+
+The config (``--config configs/<dataset>_<model>.yaml``) names the generator and
+discriminator by class path; every field can be overridden on the command line and unknown
+keys are rejected. W&B runs offline unless the environment's WANDB_MODE says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.loggers import WandbLogger
+
+from igan.callbacks import SampleGrid
+from igan.data import GANDataModule
+from igan.errors import IganError
+from igan.gan import GAN
+
+
+class IganCLI(LightningCLI):
+    """LightningCLI with igan's run naming, W&B logger, checkpoints and sample grids."""
+
+    def __init__(self, args: Optional[list[str]] = None) -> None:
+        super().__init__(
+            GAN,
+            GANDataModule,
+            run=False,
+            args=args,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            trainer_defaults={"default_root_dir": "runs", "log_every_n_steps": 10},
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--run_name", type=Optional[str], default=None,
+                            help="Name of the run: grids in samples/<run_name>, checkpoints in "
+                                 "<trainer.default_root_dir>/<run_name>/checkpoints. "
+                                 "Default <dataset>-<model>-s<seed>.")
+        parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
+        parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
+        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
+                            help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
+        parser.add_lightning_class_args(SampleGrid, "samples")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.filename": "epoch{epoch:03d}",
+            "checkpoint.auto_insert_metric_name": False,
+            "checkpoint.save_last": True,
+            "checkpoint.save_top_k": -1,
+            "checkpoint.every_n_epochs": 5,
+        })
+        for net in ("generator", "discriminator"):
+            parser.link_arguments("data.image_size", f"model.{net}.init_args.image_size")
+            parser.link_arguments("data.channels", f"model.{net}.init_args.channels")
+
+    def run_name(self) -> str:
+        if self.config.run_name:
+            return self.config.run_name
+        model = getattr(self.model.generator, "name", type(self.model.generator).__name__.lower())
+        return f"{self.config.data.name}-{model}-s{self.config.seed_everything}"
+
+    def instantiate_trainer(self, **kwargs):
+        name = self.run_name()
+        root = Path(self.config.trainer.default_root_dir or "runs")
+        if self.config.trainer.logger in (None, True):
+            config = yaml.safe_load(self.parser.dump(self.config, skip_link_targets=False, skip_none=False))
+            root.mkdir(parents=True, exist_ok=True)
+            kwargs["logger"] = WandbLogger(
+                project=self.config.wandb_project, name=name, group=self.config.data.name,
+                save_dir=str(root), config=config,
+            )
+        checkpoint: ModelCheckpoint = self.config_init.checkpoint
+        if checkpoint.dirpath is None:
+            checkpoint.dirpath = str(root / name / "checkpoints")
+        samples: SampleGrid = self.config_init.samples
+        if samples.dirpath is None:
+            samples.dirpath = Path(self.config.samples_root) / name
+        return super().instantiate_trainer(**kwargs)
+
+    def summary(self) -> str:
+        """Where the run left its checkpoint, grids and W&B files."""
+        checkpoint: ModelCheckpoint = self.config_init.checkpoint
+        samples: SampleGrid = self.config_init.samples
+        lines = [f"Run '{self.run_name()}' finished after {self.trainer.current_epoch} epoch(s)."]
+        last = Path(checkpoint.dirpath) / "last.ckpt"
+        lines.append(f"  checkpoint:   {last if last.exists() else checkpoint.dirpath}")
+        if samples.last_path is not None:
+            lines.append(f"  sample grids: {samples.dirpath}/epoch_*.png (latest {samples.last_path.name})")
+        for logger in self.trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                run = logger.experiment
+                run_dir = Path(run.dir).parent if getattr(run, "dir", None) else None
+                mode = os.environ.get("WANDB_MODE", "online")
+                if mode == "offline" and run_dir is not None:
+                    lines.append(f"  W&B run:      {run_dir} (offline; upload with: wandb sync {run_dir})")
+                elif mode != "disabled":
+                    lines.append(f"  W&B run:      {getattr(run, 'url', None) or run_dir}")
+        return "\n".join(lines)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(args: Optional[list[str]] = None) -> int:
+    """Train one GAN from a config; returns the process exit code."""
+    os.environ.setdefault("WANDB_MODE", "offline")
+    import wandb
+
+    try:
+        try:
+            cli = IganCLI(args=args)
+        except (IganError, ValueError) as err:  # bad config values, caught while building the classes
+            return _fail(str(err))
+        try:
+            cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
+        except IganError as err:
+            return _fail(str(err))
+        print(cli.summary())
+        return 0
+    finally:
+        if wandb.run is not None:
+            wandb.finish()

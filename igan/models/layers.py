@@ -1,0 +1,49 @@
+"""Small building blocks shared by the networks: spectral norm switch, DCGAN init, resolution checks."""
+
+from __future__ import annotations
+
+import math
+
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from igan.errors import IganError
+
+
+def maybe_sn(layer: nn.Module, enabled: bool) -> nn.Module:
+    """Wrap ``layer`` in spectral norm when ``enabled``: one flag swaps a whole network (StudioGAN style)."""
+    return _spectral_norm(layer) if enabled else layer
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """N(0, 0.02) conv weights and N(1, 0.02) norm gains, as in Radford et al.
+
+    Spectrally normalised layers are initialised on their ``original`` weight, which is what
+    the parametrization divides by sigma.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            nn.init.normal_(weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def num_stages(image_size: int) -> int:
+    """Stride-2 stages between 4x4 and ``image_size``; only powers of two from 16 up are valid."""
+    stages = math.log2(image_size / 4) if image_size > 0 else -1
+    if image_size < 16 or stages != int(stages):
+        raise IganError(f"image_size must be a power of two >= 16 (32 and 64 are tested), got {image_size}")
+    return int(stages)
+
+
+def record_init_args(local_vars: dict) -> dict:
+    """The constructor arguments of a network, from ``locals()`` at the top of its ``__init__``.
+
+    Stored on the network so that a checkpoint can name the class and arguments that rebuild
+    it (plain data, loadable with ``weights_only=True``), however the network was built.
+    """
+    return {k: v for k, v in local_vars.items() if k not in ("self", "__class__")}

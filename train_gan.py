@@ -1,0 +1,13 @@
+#!/usr/bin/env python
+"""Train DCGAN, SAGAN or IDCGAN: ``python train_gan.py --config configs/calligraphy_dcgan.yaml``.
+
+Every config field can be overridden, e.g. ``--trainer.max_epochs=5 --data.batch_size=32``;
+``--print_config`` shows the resolved configuration. See README.md.
+"""
+
+import sys
+
+from igan.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
