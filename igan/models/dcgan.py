@@ -15,6 +15,8 @@ from torch import nn
 from igan.models.layers import dcgan_init, maybe_sn, num_stages, record_init_args
 
 BlockFactory = Callable[[int], nn.Module]
+#: (in_channels, out_channels) -> a layer that doubles (generator) or halves (discriminator) the resolution.
+StageFactory = Callable[[int, int], nn.Module]
 
 
 def generator_backbone(
@@ -25,19 +27,27 @@ def generator_backbone(
     spectral_norm: bool,
     batch_norm: bool,
     blocks: Optional[Mapping[int, BlockFactory]] = None,
+    up_layer: Optional[StageFactory] = None,
 ) -> nn.Sequential:
-    """z as (B, latent_dim, 1, 1) -> image; ``blocks[r](c)`` is inserted after the stage at r x r."""
+    """z as (B, latent_dim, 1, 1) -> image; ``blocks[r](c)`` is inserted after the stage at r x r.
+
+    ``up_layer(c_in, c_out)`` replaces the stride-2 transposed conv of the hidden stages.
+    """
     blocks = dict(blocks or {})
 
-    def stage(c_in: int, c_out: int, stride: int, padding: int) -> list[nn.Module]:
-        conv = maybe_sn(nn.ConvTranspose2d(c_in, c_out, 4, stride, padding, bias=not batch_norm), spectral_norm)
+    def stage(conv: nn.Module, c_out: int) -> list[nn.Module]:
         return [conv, nn.BatchNorm2d(c_out) if batch_norm else nn.Identity(), nn.ReLU(inplace=True)]
+
+    def up(c_in: int, c_out: int) -> nn.Module:
+        if up_layer is not None:
+            return up_layer(c_in, c_out)
+        return maybe_sn(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not batch_norm), spectral_norm)
 
     stages = num_stages(image_size)
     c, resolution = width * 2 ** (stages - 1), 4
-    layers = stage(latent_dim, c, 1, 0)
+    layers = stage(maybe_sn(nn.ConvTranspose2d(latent_dim, c, 4, 1, 0, bias=not batch_norm), spectral_norm), c)
     for _ in range(stages - 1):
-        layers += stage(c, c // 2, 2, 1)
+        layers += stage(up(c, c // 2), c // 2)
         c, resolution = c // 2, resolution * 2
         if resolution in blocks:
             layers.append(blocks.pop(resolution)(c))
@@ -56,8 +66,12 @@ def discriminator_backbone(
     spectral_norm: bool,
     batch_norm: bool,
     blocks: Optional[Mapping[int, BlockFactory]] = None,
+    down_layer: Optional[StageFactory] = None,
 ) -> nn.Sequential:
-    """image -> (B, 1, 1, 1) logits; ``blocks[r](c)`` is inserted after the conv that outputs r x r."""
+    """image -> (B, 1, 1, 1) logits; ``blocks[r](c)`` is inserted after the conv that outputs r x r.
+
+    ``down_layer(c_in, c_out)`` replaces the stride-2 conv of the hidden stages.
+    """
     blocks = dict(blocks or {})
     stages = num_stages(image_size)
     c, resolution = width, image_size // 2
@@ -65,7 +79,10 @@ def discriminator_backbone(
     if resolution in blocks:
         layers.append(blocks.pop(resolution)(c))
     for _ in range(stages - 1):
-        conv = maybe_sn(nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batch_norm), spectral_norm)
+        if down_layer is not None:
+            conv = down_layer(c, c * 2)
+        else:
+            conv = maybe_sn(nn.Conv2d(c, c * 2, 4, 2, 1, bias=not batch_norm), spectral_norm)
         layers += [conv, nn.BatchNorm2d(c * 2) if batch_norm else nn.Identity(), nn.LeakyReLU(0.2, True)]
         c, resolution = c * 2, resolution // 2
         if resolution in blocks:

@@ -15,13 +15,31 @@ def maybe_sn(layer: nn.Module, enabled: bool) -> nn.Module:
     return _spectral_norm(layer) if enabled else layer
 
 
+def keep_own_init(module: nn.Module) -> nn.Module:
+    """Mark an inserted block (attention, involution) so :func:`dcgan_init` leaves it alone.
+
+    Such blocks come with the initialisation of their own papers; N(0, 0.02) on the involution's
+    two kernel-generating convs would shrink its output about 30-fold.
+    """
+    module.keeps_own_init = True
+    return module
+
+
+def _backbone_modules(module: nn.Module):
+    if getattr(module, "keeps_own_init", False):
+        return
+    yield module
+    for child in module.children():
+        yield from _backbone_modules(child)
+
+
 def dcgan_init(module: nn.Module) -> None:
     """N(0, 0.02) conv weights and N(1, 0.02) norm gains, as in Radford et al.
 
     Spectrally normalised layers are initialised on their ``original`` weight, which is what
-    the parametrization divides by sigma.
+    the parametrization divides by sigma. Blocks marked by :func:`keep_own_init` are skipped.
     """
-    for m in module.modules():
+    for m in _backbone_modules(module):
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
             nn.init.normal_(weight, 0.0, 0.02)

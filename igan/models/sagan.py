@@ -1,0 +1,79 @@
+"""SAGAN (Zhang et al. 2019), unconditional: the DCGAN backbone with spectral norm and self-attention.
+
+Attention sits after the stage at half the image side in G and after the first down-sampling
+conv in D (16x16 for 32x32 images, 32x32 for 64x64), where IDCGAN puts its involution.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from igan.models.blocks import SelfAttention2d
+from igan.models.dcgan import discriminator_backbone, generator_backbone
+from igan.models.layers import record_init_args
+
+
+def _attention_blocks(resolutions: Optional[list[int]], image_size: int, spectral_norm: bool) -> dict:
+    return {r: (lambda c: SelfAttention2d(c, spectral_norm)) for r in (resolutions or [image_size // 2])}
+
+
+class SAGANGenerator(nn.Module):
+    """DCGAN generator with self-attention; spectral norm and BatchNorm as in SAGAN.
+
+    Args:
+        image_size, channels, latent_dim, width, spectral_norm, batch_norm: as DCGANGenerator.
+        attention_resolutions: stages followed by self-attention (default: image_size // 2).
+    """
+
+    name = "sagan"
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 1,
+        latent_dim: int = 128,
+        width: int = 64,
+        spectral_norm: bool = True,
+        batch_norm: bool = True,
+        attention_resolutions: Optional[list[int]] = None,
+    ) -> None:
+        super().__init__()
+        self.init_args = record_init_args(locals())
+        self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
+        blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm)
+        self.net = generator_backbone(image_size, channels, latent_dim, width, spectral_norm, batch_norm, blocks)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], -1, 1, 1))
+
+
+class SAGANDiscriminator(nn.Module):
+    """DCGAN discriminator with self-attention; spectral norm and no BatchNorm, as in SAGAN.
+
+    Args:
+        image_size, channels, width, spectral_norm, batch_norm: as DCGANDiscriminator.
+        attention_resolutions: convs followed by self-attention (default: image_size // 2).
+    """
+
+    name = "sagan"
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        channels: int = 1,
+        width: int = 64,
+        spectral_norm: bool = True,
+        batch_norm: bool = False,
+        attention_resolutions: Optional[list[int]] = None,
+    ) -> None:
+        super().__init__()
+        self.init_args = record_init_args(locals())
+        self.image_size, self.channels = image_size, channels
+        blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm)
+        self.net = discriminator_backbone(image_size, channels, width, spectral_norm, batch_norm, blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).flatten()
