@@ -1,4 +1,4 @@
-"""Callbacks: the per-epoch fixed-noise sample grid, saved to disk and logged to W&B."""
+"""Callbacks: the per-epoch fixed-noise sample grid (and involution kernel maps), on disk and in W&B."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 
 from igan.images import grid_array, save_png
+from igan.kernel_maps import generate_with_kernel_maps, involution_layers, kernel_map_tiles
 
 
 def fixed_noise(num: int, latent_dim: int, seed: int) -> torch.Tensor:
@@ -24,16 +25,23 @@ class SampleGrid(L.Callback):
     training) and to W&B as ``samples`` with ``epoch`` as x-axis, so runs of different
     models line up epoch by epoch on one dashboard.
 
+    For a generator with involution layers, the first ``kernel_maps`` images of the batch are
+    also drawn beside their kernel maps (one per layer, see :mod:`igan.kernel_maps`) into
+    ``kernels_epoch_<NNN>.png`` and W&B's ``kernel_maps``.
+
     Args:
         num: images per grid.
         seed: seed of the fixed noise (the same seed gives the same noise to every model).
         dirpath: folder of the grids; the CLI sets ``samples/<run_name>`` when None.
+        kernel_maps: images shown with their involution kernel maps (0 = off).
     """
 
-    def __init__(self, num: int = 64, seed: int = 0, dirpath: Optional[str] = None) -> None:
+    def __init__(self, num: int = 64, seed: int = 0, dirpath: Optional[str] = None, kernel_maps: int = 16) -> None:
         if num < 1:
             raise ValueError(f"samples.num must be >= 1, got {num}")
-        self.num, self.seed = num, seed
+        if not 0 <= kernel_maps <= num:
+            raise ValueError(f"samples.kernel_maps must be between 0 and samples.num={num}, got {kernel_maps}")
+        self.num, self.seed, self.kernel_maps = num, seed, kernel_maps
         self.dirpath: Optional[Path] = Path(dirpath) if dirpath else None
         self.noise: Optional[torch.Tensor] = None
         self.last_path: Optional[Path] = None
@@ -46,6 +54,7 @@ class SampleGrid(L.Callback):
             if isinstance(logger, WandbLogger) and trainer.is_global_zero:
                 logger.experiment.define_metric("epoch")
                 logger.experiment.define_metric("samples", step_metric="epoch")
+                logger.experiment.define_metric("kernel_maps", step_metric="epoch")
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.current_epoch == 0:  # not when resuming: that grid exists already
@@ -59,8 +68,25 @@ class SampleGrid(L.Callback):
             return
         grid = grid_array(pl_module.sample(self.noise))
         self.last_path = save_png(grid, self.dirpath / f"epoch_{epoch:03d}.png")
+        images = {"samples": grid}
+        kernels = self.kernel_map_grid(pl_module)
+        if kernels is not None:
+            save_png(kernels, self.dirpath / f"kernels_epoch_{epoch:03d}.png")
+            images["kernel_maps"] = kernels
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 import wandb
 
-                logger.experiment.log({"samples": wandb.Image(grid, caption=f"epoch {epoch}"), "epoch": epoch})
+                logged = {key: wandb.Image(array, caption=f"epoch {epoch}") for key, array in images.items()}
+                logger.experiment.log({**logged, "epoch": epoch})
+
+    def kernel_map_grid(self, pl_module: L.LightningModule):
+        """Rows of ``[image | kernel map per involution layer]`` pairs, or None without involution."""
+        generator = pl_module.eval_generator
+        layers = len(involution_layers(generator))
+        if self.kernel_maps == 0 or layers == 0:
+            return None
+        z = self.noise[: self.kernel_maps].to(pl_module.device)
+        tiles = kernel_map_tiles(*generate_with_kernel_maps(generator, z))
+        per_row = max(1, round((self.kernel_maps ** 0.5)))  # samples per row: a roughly square grid
+        return grid_array(tiles, nrow=per_row * (1 + layers))

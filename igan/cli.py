@@ -21,6 +21,7 @@ from igan.callbacks import SampleGrid
 from igan.data import GANDataModule
 from igan.errors import IganError
 from igan.gan import GAN
+from igan.summary import model_summary
 
 
 class IganCLI(LightningCLI):
@@ -43,6 +44,8 @@ class IganCLI(LightningCLI):
                                  "<trainer.default_root_dir>/<run_name>/checkpoints. "
                                  "Default <dataset>-<model>-s<seed>.")
         parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
+        parser.add_argument("--wandb_group", type=Optional[str], default=None,
+                            help="W&B group of the run (default: the dataset name).")
         parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
         parser.add_argument("--ckpt_path", type=Optional[str], default=None,
                             help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
@@ -68,11 +71,14 @@ class IganCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs):
         name = self.run_name()
         root = Path(self.config.trainer.default_root_dir or "runs")
+        self.model_stats = model_summary(self.model.generator, self.model.discriminator)
         if self.config.trainer.logger in (None, True):
             config = yaml.safe_load(self.parser.dump(self.config, skip_link_targets=False, skip_none=False))
+            # Parameters and FLOPs of G and D, like the papers' tables: comparable across runs.
+            config["model_summary"] = self.model_stats
             root.mkdir(parents=True, exist_ok=True)
             kwargs["logger"] = WandbLogger(
-                project=self.config.wandb_project, name=name, group=self.config.data.name,
+                project=self.config.wandb_project, name=name, group=self.config.wandb_group or self.config.data.name,
                 save_dir=str(root), config=config,
             )
         checkpoint: ModelCheckpoint = self.config_init.checkpoint
@@ -119,6 +125,10 @@ def main(args: Optional[list[str]] = None) -> int:
             cli = IganCLI(args=args)
         except (IganError, ValueError) as err:  # bad config values, caught while building the classes
             return _fail(str(err))
+        stats = cli.model_stats
+        print(f"Run '{cli.run_name()}': G {stats['params_G'] / 1e6:.2f} M params, "
+              f"{stats['flops_G_per_image'] / 1e9:.3f} GFLOPs per image; D {stats['params_D'] / 1e6:.2f} M params, "
+              f"{stats['flops_D_per_image'] / 1e9:.3f} GFLOPs per image")
         try:
             cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
         except IganError as err:

@@ -18,6 +18,16 @@ from igan.losses import LOSSES, gradient_penalty, r1_penalty
 from igan.models.spec import build_from_spec, spec_of
 
 
+def _require_no_batch_norm(discriminator: nn.Module) -> None:
+    """WGAN-GP penalises each sample's gradient norm; batch statistics would couple the samples."""
+    found = [name for name, m in discriminator.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if found:
+        raise ValueError(
+            f"loss 'wgan-gp' needs a discriminator without BatchNorm, found it at {', '.join(found[:3])}; "
+            "set the discriminator's batch_norm (and involution_norm) to false"
+        )
+
+
 class GAN(L.LightningModule):
     """Alternating discriminator / generator updates with manual optimization.
 
@@ -55,6 +65,8 @@ class GAN(L.LightningModule):
         # Checkpoints hold the networks as specs (plain data), never as pickled modules.
         generator = build_from_spec(generator) if isinstance(generator, dict) else generator
         discriminator = build_from_spec(discriminator) if isinstance(discriminator, dict) else discriminator
+        if loss == "wgan-gp":
+            _require_no_batch_norm(discriminator)
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.hparams["generator"] = spec_of(generator)
         self.hparams["discriminator"] = spec_of(discriminator)
@@ -76,10 +88,15 @@ class GAN(L.LightningModule):
     def forward(self, z: Tensor) -> Tensor:
         return self.generator(z)
 
+    @property
+    def eval_generator(self) -> nn.Module:
+        """The generator used for grids, sampling and evaluation: the EMA copy when on."""
+        return self.generator_ema.module if self.generator_ema is not None else self.generator
+
     @torch.no_grad()
     def sample(self, z: Tensor) -> Tensor:
-        """Images from ``z`` by the generator used for evaluation (EMA when on), in eval mode."""
-        net = self.generator_ema.module if self.generator_ema is not None else self.generator
+        """Images from ``z`` by :attr:`eval_generator`, in eval mode."""
+        net = self.eval_generator
         was_training = net.training
         net.eval()
         try:

@@ -68,3 +68,16 @@ requires_kai_font = pytest.mark.skipif(
     not kai_fonts_installed(),
     reason="no CJK Kai font installed (apt-get install fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai)",
 )
+
+
+@pytest.fixture(scope="session")
+def calligraphy_root(tmp_path_factory) -> Path:
+    """A data root shared by the tests that train on calligraphy: TEST_CHARS render once."""
+    if not kai_fonts_installed():
+        pytest.skip("no CJK Kai font installed")
+    return tmp_path_factory.mktemp("calligraphy-data")
+
+
+def pytest_configure(config):
+    # The tests call LightningCLI in-process with explicit args, as intended; pytest's own argv is not for it.
+    config.addinivalue_line("filterwarnings", "ignore:LightningCLI's args parameter:UserWarning")

@@ -5,7 +5,7 @@
 :mod:`igan.ops.functional` for the backends (``IGAN_INVOLUTION_BACKEND``).
 """
 
-from .functional import BACKENDS, involution, involution_output_size
+from .functional import BACKENDS, involution, involution_backend, involution_output_size
 from .modules import Involution2d, same_padding
 
-__all__ = ["BACKENDS", "Involution2d", "involution", "involution_output_size", "same_padding"]
+__all__ = ["BACKENDS", "Involution2d", "involution", "involution_backend", "involution_output_size", "same_padding"]

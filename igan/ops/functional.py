@@ -27,10 +27,12 @@ Double (and higher) backward: the three maps are closed under differentiation
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import threading
 import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -38,7 +40,7 @@ from torch import Tensor
 from . import _kernels as K
 from ._kernels import Geom
 
-__all__ = ["involution", "involution_output_size", "BACKENDS"]
+__all__ = ["involution", "involution_output_size", "involution_backend", "BACKENDS"]
 
 BACKENDS = ("auto", "compiled", "eager")
 _ENV = "IGAN_INVOLUTION_BACKEND"
@@ -49,6 +51,7 @@ _ENV = "IGAN_INVOLUTION_BACKEND"
 # shape compiles once, so a generous limit is safe.
 _RECOMPILE_LIMIT = 256
 
+_override: contextvars.ContextVar[str | None] = contextvars.ContextVar("involution_backend", default=None)
 _compiled: dict[str, Callable] = {}
 _broken: set[str] = set()  # device types on which compilation failed under "auto"
 _lock = threading.Lock()
@@ -62,8 +65,21 @@ def involution_output_size(size: int, kernel_size: int, stride: int = 1, padding
 # --------------------------------------------------------------------------- backend
 
 
+@contextlib.contextmanager
+def involution_backend(name: str) -> Iterator[None]:
+    """Run every involution without an explicit ``backend=`` on ``name`` inside the block.
+
+    For code that must not compile, e.g. under ``torch.utils.flop_counter.FlopCounterMode``.
+    """
+    token = _override.set(_resolve_backend(name))
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
 def _resolve_backend(backend: str | None) -> str:
-    name = backend if backend is not None else os.environ.get(_ENV, "auto")
+    name = backend if backend is not None else (_override.get() or os.environ.get(_ENV, "auto"))
     name = name.strip().lower()
     if name not in BACKENDS:
         raise ValueError(f"involution: unknown backend {name!r} (from {'argument' if backend else _ENV}); choose one of {BACKENDS}")

@@ -321,3 +321,16 @@ def test_compiled_equals_eager(B, C, H, W, G, K, s, p, d, dtype):
     torch.testing.assert_close(outs["compiled"][0], ref)
     for a, b in zip(outs["compiled"], outs["eager"]):
         torch.testing.assert_close(a, b)
+
+
+def test_backend_context_overrides_the_environment(monkeypatch):
+    from igan.ops import involution_backend
+
+    monkeypatch.setenv("IGAN_INVOLUTION_BACKEND", "compiled")
+    with involution_backend("eager"):
+        assert inv_functional._resolve_backend(None) == "eager"
+        assert inv_functional._resolve_backend("compiled") == "compiled"  # an explicit argument still wins
+    assert inv_functional._resolve_backend(None) == "compiled"
+    with pytest.raises(ValueError, match="unknown backend"):
+        with involution_backend("fast"):
+            pass

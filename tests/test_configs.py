@@ -1,0 +1,87 @@
+"""Every shipped config trains a few steps; the ablation configs differ only in the inserted block."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, TEST_CHARS
+from PIL import Image
+
+from igan.cli import main
+
+CONFIGS = sorted(p.relative_to(REPO / "configs").as_posix()
+                 for p in [*(REPO / "configs").glob("*.yaml"), *(REPO / "configs" / "ablation").glob("*.yaml")])
+TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
+        "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--data.batch_size=4",
+        "--data.num_workers=0", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        "--samples.num=16", "--samples.kernel_maps=4", "--checkpoint.save_last=false"]
+BLOCK_KEYS = {"attention_resolutions", "involution_resolutions", "kernel_size", "group_channels",
+              "reduction_ratio", "involution_norm", "replace"}
+
+
+def test_every_model_and_dataset_has_its_configs():
+    expected = {f"{prefix}{d}_{m}.yaml" for d in ("calligraphy", "cifar10")
+                for prefix, models in (("", ("dcgan", "sagan", "idcgan")), ("ablation/", ("none", "attention", "involution")))
+                for m in models}
+    assert expected <= set(CONFIGS)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_a_few_training_steps(config, tmp_path, request):
+    data = ([f"--data.root={request.getfixturevalue('calligraphy_root')}", f"--data.chars={TEST_CHARS}"]
+            if "calligraphy" in config else [f"--data.root={request.getfixturevalue('tiny_cifar10')}"])
+    rc = main(["--config", str(REPO / "configs" / config), *TINY, *data, "--run_name=run",
+               f"--trainer.default_root_dir={tmp_path / 'runs'}", f"--samples_root={tmp_path / 'samples'}"])
+    assert rc == 0
+    samples = tmp_path / "samples" / "run"
+    assert (samples / "epoch_001.png").is_file()
+    kernels = sorted(p.name for p in samples.glob("kernels_*.png"))
+    wandb_media = tmp_path / "runs" / "wandb"
+    if "idcgan" in config or "involution" in config:
+        assert kernels == ["kernels_epoch_000.png", "kernels_epoch_001.png"]
+        # 4 samples as [image | kernel map] pairs: 2 pairs (4 tiles) per row, 2 rows.
+        size = 64 if "calligraphy" in config else 32
+        image = Image.open(samples / kernels[1])
+        assert image.mode == "RGB" and image.size == (4 * (size + 2) + 2, 2 * (size + 2) + 2)
+        assert len(list(wandb_media.glob("offline-run-*/files/media/images/kernel_maps_*.png"))) == 2
+    else:
+        assert kernels == []
+
+
+def resolved(config: str, capsys) -> dict:
+    with pytest.raises(SystemExit) as info:
+        main(["--config", str(REPO / "configs" / config), "--print_config"])
+    assert info.value.code in (0, None)
+    return yaml.safe_load(capsys.readouterr().out)
+
+
+def flatten(tree, prefix=""):
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in flatten(value, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): tree}
+
+
+@pytest.mark.parametrize("dataset", ["calligraphy", "cifar10"])
+def test_ablation_configs_differ_only_in_the_block(dataset, capsys):
+    configs = {block: flatten(resolved(f"ablation/{dataset}_{block}.yaml", capsys))
+               for block in ("none", "attention", "involution")}
+    base = configs["none"]
+    for block in ("attention", "involution"):
+        other = configs[block]
+        differing = {k for k in base.keys() | other.keys() if base.get(k, "<unset>") != other.get(k, "<unset>")}
+        allowed = {k for k in differing
+                   if k == "run_name" or k.endswith(".class_path") or k.rsplit(".", 1)[-1] in BLOCK_KEYS}
+        assert differing == allowed, f"{block} differs from none beyond the block: {sorted(differing - allowed)}"
+        assert {"model.generator.class_path", "model.discriminator.class_path", "run_name"} <= differing
+    # The shared recipe really is shared, and it is SAGAN's.
+    assert base["model.loss"] == "hinge" and base["model.betas"] == [0.0, 0.9]
+    assert base["model.generator.init_args.spectral_norm"] and base["model.discriminator.init_args.spectral_norm"]
+
+
+def test_wgan_gp_with_a_batchnorm_critic_is_refused_with_one_message(tmp_path, capsys):
+    rc = main(["--config", str(REPO / "configs" / "cifar10_idcgan.yaml"), "--model.discriminator.init_args.batch_norm=true",
+               f"--trainer.default_root_dir={tmp_path / 'runs'}", f"--samples_root={tmp_path / 'samples'}"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "error: loss 'wgan-gp' needs a discriminator without BatchNorm" in err
+    assert not Path(tmp_path / "samples").exists()
