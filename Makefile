@@ -38,4 +38,5 @@ bench: install
 	$(BIN)/python benchmarks/involution.py
 
 clean:
-	rm -rf $(VENV) runs samples/*/ .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache
+	find samples -mindepth 1 -maxdepth 1 -type d ! -name readme -exec rm -rf {} +

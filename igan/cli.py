@@ -14,7 +14,7 @@ from typing import Optional
 
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
 from igan.callbacks import SampleGrid
@@ -22,6 +22,24 @@ from igan.data import GANDataModule
 from igan.errors import IganError
 from igan.gan import GAN
 from igan.summary import model_summary
+
+
+class RunConfigSaver(SaveConfigCallback):
+    """Writes the resolved config to ``<default_root_dir>/<run_name>/config.yaml``, beside the checkpoints.
+
+    Lightning's default writes it to the logger's directory, shared by every run here.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
+
+    def save_config(self, trainer, pl_module, stage: str) -> None:
+        checkpoint = trainer.checkpoint_callback
+        if checkpoint is None or checkpoint.dirpath is None:
+            return
+        run_dir = Path(checkpoint.dirpath).parent
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, run_dir / "config.yaml", skip_none=False, overwrite=True)
 
 
 class IganCLI(LightningCLI):
@@ -34,6 +52,7 @@ class IganCLI(LightningCLI):
             run=False,
             args=args,
             seed_everything_default=0,
+            save_config_callback=RunConfigSaver,
             save_config_kwargs={"overwrite": True},
             trainer_defaults={"default_root_dir": "runs", "log_every_n_steps": 10},
         )
@@ -96,6 +115,7 @@ class IganCLI(LightningCLI):
         lines = [f"Run '{self.run_name()}' finished after {self.trainer.current_epoch} epoch(s)."]
         last = Path(checkpoint.dirpath) / "last.ckpt"
         lines.append(f"  checkpoint:   {last if last.exists() else checkpoint.dirpath}")
+        lines.append(f"  config:       {Path(checkpoint.dirpath).parent / 'config.yaml'}")
         if samples.last_path is not None:
             lines.append(f"  sample grids: {samples.dirpath}/epoch_*.png (latest {samples.last_path.name})")
         for logger in self.trainer.loggers:

@@ -53,6 +53,7 @@ def test_calligraphy_run_leaves_grids_checkpoint_and_wandb_run(calligraphy_run):
     run = "calligraphy-dcgan-s0"
     check_grids(calligraphy_run / "samples" / run, epochs=1, size=64, channels=1)
     assert (calligraphy_run / "runs" / run / "checkpoints" / "last.ckpt").is_file()
+    assert "igan.models.DCGANGenerator" in (calligraphy_run / "runs" / run / "config.yaml").read_text()
     assert len(wandb_images(calligraphy_run)) == 2  # epoch 0 and epoch 1
     assert (calligraphy_run / "data" / "calligraphy" / "manifest.json").is_file()
 
