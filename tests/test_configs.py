@@ -85,3 +85,35 @@ def test_wgan_gp_with_a_batchnorm_critic_is_refused_with_one_message(tmp_path, c
     err = capsys.readouterr().err
     assert "error: loss 'wgan-gp' needs a discriminator without BatchNorm" in err
     assert not Path(tmp_path / "samples").exists()
+
+
+def build(config: str):
+    from igan.cli import IganCLI
+
+    return IganCLI(args=["--config", str(REPO / "configs" / config), "--trainer.logger=false"]).model
+
+
+@pytest.mark.parametrize("config", ["calligraphy_sagan.yaml", "cifar10_idcgan.yaml", "ablation/cifar10_none.yaml",
+                                    "ablation/calligraphy_involution.yaml"])
+def test_spectral_norm_where_the_recipe_says(config):
+    """Every backbone and attention conv is spectrally normalised; the involution's kernel branch is not
+    (InvolutionGAN's ablation saw SN there collapse training)."""
+    from torch import nn
+
+    from igan.ops import Involution2d
+
+    model = build(config)
+    for net in (model.generator, model.discriminator):
+        inside_involution = {id(m) for inv in net.modules() if isinstance(inv, Involution2d) for m in inv.modules()}
+        convs = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+        backbone = [m for m in convs if id(m) not in inside_involution]
+        assert backbone and all(hasattr(m, "parametrizations") for m in backbone)
+        assert not any(hasattr(m, "parametrizations") for m in convs if id(m) in inside_involution)
+
+
+def test_dcgan_recipe_has_no_spectral_norm():
+    from torch import nn
+
+    model = build("cifar10_dcgan.yaml")
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    assert convs and not any(hasattr(m, "parametrizations") for m in convs)
