@@ -33,15 +33,15 @@ class SampleGrid(L.Callback):
         num: images per grid.
         seed: seed of the fixed noise (the same seed gives the same noise to every model).
         dirpath: folder of the grids; the CLI sets ``samples/<run_name>`` when None.
-        kernel_maps: images shown with their involution kernel maps (0 = off).
+        kernel_maps: images shown with their involution kernel maps (0 = off; at most ``num``).
     """
 
     def __init__(self, num: int = 64, seed: int = 0, dirpath: Optional[str] = None, kernel_maps: int = 16) -> None:
         if num < 1:
             raise ValueError(f"samples.num must be >= 1, got {num}")
-        if not 0 <= kernel_maps <= num:
-            raise ValueError(f"samples.kernel_maps must be between 0 and samples.num={num}, got {kernel_maps}")
-        self.num, self.seed, self.kernel_maps = num, seed, kernel_maps
+        if kernel_maps < 0:
+            raise ValueError(f"samples.kernel_maps must be >= 0, got {kernel_maps}")
+        self.num, self.seed, self.kernel_maps = num, seed, min(kernel_maps, num)
         self.dirpath: Optional[Path] = Path(dirpath) if dirpath else None
         self.noise: Optional[torch.Tensor] = None
         self.last_path: Optional[Path] = None

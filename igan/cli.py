@@ -115,7 +115,9 @@ class IganCLI(LightningCLI):
         lines = [f"Run '{self.run_name()}' finished after {self.trainer.current_epoch} epoch(s)."]
         last = Path(checkpoint.dirpath) / "last.ckpt"
         lines.append(f"  checkpoint:   {last if last.exists() else checkpoint.dirpath}")
-        lines.append(f"  config:       {Path(checkpoint.dirpath).parent / 'config.yaml'}")
+        config = Path(checkpoint.dirpath).parent / "config.yaml"
+        if config.is_file():
+            lines.append(f"  config:       {config}")
         if samples.last_path is not None:
             lines.append(f"  sample grids: {samples.dirpath}/epoch_*.png (latest {samples.last_path.name})")
         for logger in self.trainer.loggers:

@@ -50,9 +50,10 @@ def generate_with_kernel_maps(generator: nn.Module, z: Tensor) -> tuple[Tensor, 
 
 def heat_map(maps: Tensor, size: int) -> Tensor:
     """(B, h, w) values -> (B, 3, size, size) RGB in [0, 1], each map min-max scaled on its own."""
-    flat = maps.flatten(1)
+    # A diverging run can produce NaN/inf kernels; draw them as 0 rather than stop training.
+    flat = torch.nan_to_num(maps.float(), nan=0.0, posinf=0.0, neginf=0.0).flatten(1)
     lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
-    scaled = ((flat - lo) / (hi - lo).clamp_min(1e-12)).view_as(maps)
+    scaled = ((flat - lo) / (hi - lo).clamp_min(1e-12)).view(maps.shape)
     scaled = F.interpolate(scaled.unsqueeze(1).float(), size=(size, size), mode="nearest").squeeze(1)
     position = scaled * (len(_RAMP) - 1)
     index = position.floor().long().clamp(max=len(_RAMP) - 2)

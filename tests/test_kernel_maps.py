@@ -2,6 +2,7 @@
 
 import torch
 
+from igan.callbacks import SampleGrid
 from igan.kernel_maps import generate_with_kernel_maps, heat_map, kernel_map_tiles
 from igan.models import DCGANGenerator, IDCGANGenerator
 from igan.ops import Involution2d
@@ -50,3 +51,14 @@ def test_tiles_put_each_image_before_its_maps():
     assert tiles.shape == (6, 3, 8, 8)
     torch.testing.assert_close(tiles[3], images[1].expand(3, -1, -1))
     assert tiles.min() >= -1 and tiles.max() <= 1
+
+
+def test_a_diverged_map_is_drawn_not_fatal():
+    values = torch.tensor([[[float("nan"), 1.0], [float("inf"), 3.0]]])
+    rgb = heat_map(values, size=2)
+    assert torch.isfinite(rgb).all()
+
+
+def test_kernel_map_count_is_capped_by_the_grid_size():
+    assert SampleGrid(num=8).kernel_maps == 8
+    assert SampleGrid(num=64, kernel_maps=0).kernel_maps == 0

@@ -40,6 +40,18 @@ def test_cli_table_for_the_three_models(capsys):
     assert sagan[2] > idcgan[2] > dcgan[2]  # G FLOPs: attention > involution > none at 16x16
 
 
+def test_ablation_involution_adds_exactly_one_layer_of_flops():
+    """cifar10 ablation: same z and widths; IDCGAN adds one Involution2d(64, K 3, r 2, 4 groups) at 16x16."""
+    from igan.summary import summarize_config
+
+    none = summarize_config(REPO / "configs" / "ablation" / "cifar10_none.yaml")
+    inv = summarize_config(REPO / "configs" / "ablation" / "cifar10_involution.yaml")
+    pixels = 16 * 16
+    layer = 2 * 64 * 9 * pixels + 2 * 64 * 32 * pixels + 2 * 32 * 36 * pixels  # multiply-add + two 1x1 convs
+    assert inv["flops_G_per_image"] - none["flops_G_per_image"] == layer
+    assert inv["flops_D_per_image"] - none["flops_D_per_image"] == layer
+
+
 def test_cli_missing_config_is_one_message(capsys):
     assert main(["--config", "no/such.yaml"]) == 2
     assert "error: config not found: no/such.yaml" in capsys.readouterr().err

@@ -23,8 +23,8 @@ class IDCGANGenerator(nn.Module):
 
     Args:
         image_size, channels, latent_dim, width, spectral_norm, batch_norm: as DCGANGenerator.
-        involution_resolutions: stages followed by an involution layer (default: image_size // 2;
-            [] for none, e.g. in replace mode).
+        involution_resolutions: stages followed by an involution layer (default: image_size // 2,
+            or none in replace mode; [] for none).
         kernel_size, group_channels, reduction_ratio: of each involution (K, C/G, r).
         involution_norm: BatchNorm in the involution's kernel branch (the paper's sigma).
         replace: swap each hidden stride-2 transposed conv for nearest up-sampling, involution
@@ -59,10 +59,11 @@ class IDCGANGenerator(nn.Module):
             mix = maybe_sn(nn.Conv2d(c_in, c_out, 1, bias=not batch_norm), spectral_norm)
             return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), involution(c_in), mix)
 
-        resolutions = [image_size // 2] if involution_resolutions is None else involution_resolutions
+        if involution_resolutions is None:  # replace mode has its involutions already
+            involution_resolutions = [] if replace else [image_size // 2]
         self.net = generator_backbone(
             image_size, channels, latent_dim, width, spectral_norm, batch_norm,
-            blocks={r: involution for r in resolutions}, up_layer=up if replace else None,
+            blocks={r: involution for r in involution_resolutions}, up_layer=up if replace else None,
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -74,7 +75,8 @@ class IDCGANDiscriminator(nn.Module):
 
     Args:
         image_size, channels, width, spectral_norm, batch_norm: as DCGANDiscriminator.
-        involution_resolutions: convs followed by an involution layer (default: image_size // 2).
+        involution_resolutions: convs followed by an involution layer (default: image_size // 2,
+            or none in replace mode).
         kernel_size, group_channels, reduction_ratio: of each involution.
         involution_norm: BatchNorm in the kernel branch; must be off for a critic trained with a
             gradient penalty, whose per-sample gradients batch statistics would couple.
@@ -108,10 +110,11 @@ class IDCGANDiscriminator(nn.Module):
             mix = maybe_sn(nn.Conv2d(c_in, c_out, 1, bias=not batch_norm), spectral_norm)
             return nn.Sequential(involution(c_in, stride=2), mix)
 
-        resolutions = [image_size // 2] if involution_resolutions is None else involution_resolutions
+        if involution_resolutions is None:  # replace mode has its involutions already
+            involution_resolutions = [] if replace else [image_size // 2]
         self.net = discriminator_backbone(
             image_size, channels, width, spectral_norm, batch_norm,
-            blocks={r: involution for r in resolutions}, down_layer=down if replace else None,
+            blocks={r: involution for r in involution_resolutions}, down_layer=down if replace else None,
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,7 @@ from igan.models.layers import record_init_args
 
 
 def _attention_blocks(resolutions: Optional[list[int]], image_size: int, spectral_norm: bool) -> dict:
-    return {r: (lambda c: SelfAttention2d(c, spectral_norm)) for r in (resolutions or [image_size // 2])}
+    return {r: (lambda c: SelfAttention2d(c, spectral_norm)) for r in (resolutions if resolutions is not None else [image_size // 2])}
 
 
 class SAGANGenerator(nn.Module):
@@ -25,7 +25,8 @@ class SAGANGenerator(nn.Module):
 
     Args:
         image_size, channels, latent_dim, width, spectral_norm, batch_norm: as DCGANGenerator.
-        attention_resolutions: stages followed by self-attention (default: image_size // 2).
+        attention_resolutions: stages followed by self-attention (default: image_size // 2;
+            [] for none).
     """
 
     name = "sagan"

@@ -46,8 +46,8 @@ def test_involution_options_reach_the_layer():
 
 
 def test_replace_mode_swaps_every_hidden_stride2_conv():
-    g = IDCGANGenerator(64, 1, latent_dim=16, width=8, replace=True, involution_resolutions=[])
-    d = IDCGANDiscriminator(64, 1, width=8, replace=True, involution_resolutions=[])
+    g = IDCGANGenerator(64, 1, latent_dim=16, width=8, replace=True)  # no extra layer by default
+    d = IDCGANDiscriminator(64, 1, width=8, replace=True)
     assert len(involutions(g)) == 3 and len(involutions(d)) == 3
     assert [m.stride for m in involutions(d)] == [2, 2, 2]
     # Only the first (from z) and the last (to the image) transposed convs remain in G.

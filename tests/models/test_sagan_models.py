@@ -70,3 +70,16 @@ def test_custom_attention_resolutions():
     assert _attention_input_sides(g, torch.randn(2, 16)) == [16, 32]
     with pytest.raises(ValueError, match="resolution"):
         SAGANGenerator(64, 1, width=8, attention_resolutions=[5])
+    assert _attention_input_sides(SAGANGenerator(64, 1, latent_dim=16, width=8, attention_resolutions=[]),
+                                  torch.randn(2, 16)) == []
+
+
+def test_r1_penalty_backpropagates_through_attention():
+    """Gradient penalties differentiate D twice; the attention must support it."""
+    from igan.losses import r1_penalty
+
+    d = SAGANDiscriminator(32, 3, width=16)
+    d.net[2].gamma.data.fill_(1.0)  # the attention block right after the first conv
+    penalty = r1_penalty(d, torch.randn(4, 3, 32, 32))
+    penalty.backward()
+    assert penalty.item() > 0 and d.net[2].query.parametrizations.weight.original.grad.abs().sum() > 0
