@@ -84,6 +84,10 @@ def test_cifar10_run(tiny_cifar10, tmp_path):
     assert train(tmp_path, "cifar10_dcgan.yaml", f"--data.root={tiny_cifar10}") == 0
     check_grids(tmp_path / "samples" / "cifar10-dcgan-s0", epochs=1, size=32, channels=3)
     assert len(wandb_images(tmp_path)) == 2
+    # The model summary is part of the run's config (stored as plain strings in the run file).
+    (run_file,) = (tmp_path / "runs" / "wandb").glob("offline-run-*/run-*.wandb")
+    data = run_file.read_bytes()
+    assert b"model_summary" in data and b"flops_G_per_image" in data and b"params_D" in data
 
 
 def test_unknown_config_key_is_rejected_by_name(tmp_path, capsys):
