@@ -1,18 +1,33 @@
 """Kai-script (楷书) calligraphy glyphs rendered from the CJK Kai fonts on this machine.
 
-The dataset is built once into ``<root>/calligraphy/`` (``images.npy`` plus a
-``manifest.json`` recording fonts, characters and geometry) and reused while the manifest
-matches the requested configuration, so a training run never pays for rendering twice.
+Each requested dataset is rendered once and cached in a folder of its own, so datasets of
+several sizes live side by side and switching between them never re-renders::
+
+    <root>/calligraphy/64px-1f0c2a9e4b7d/images.npy      (N, 64, 64) uint8, black ink on white
+                                        /manifest.json    request, resolved faces, count, sha256, labels
+    <root>/calligraphy/32px-93be01d55c2a/...
+
+The folder name hashes the request *as the user wrote it* (``data.fonts`` names or paths, the
+characters, size, margin and :data:`RENDER_VERSION`), so a cache is found without resolving any
+font: a ``data/`` folder copied to a machine without the fonts still trains. The flip side: a
+font file that changes under the same name is not noticed; bump ``RENDER_VERSION`` or delete the
+folder to re-render.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
+import shutil
+import tempfile
+import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -26,6 +41,10 @@ FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 #: Bump when rendering changes so that cached datasets are rebuilt.
 RENDER_VERSION = 1
+#: Folder under ``data.root`` that holds one sub-folder per rendered dataset.
+CACHE_DIR = "calligraphy"
+#: Temporary build folders older than this were left by a killed run (a full render takes minutes).
+ABANDONED_AFTER_S = 24 * 3600
 
 
 def gb2312_level1() -> str:
@@ -107,7 +126,7 @@ def resolve_font(spec: str) -> FontFace:
 
 @dataclass(frozen=True)
 class RenderSpec:
-    """Everything that determines the rendered dataset; its hash names the cache."""
+    """Everything that determines the rendered dataset, fonts resolved to faces (recorded in the manifest)."""
 
     fonts: tuple[FontFace, ...]
     chars: str
@@ -116,6 +135,7 @@ class RenderSpec:
     version: int = RENDER_VERSION
 
     def manifest(self) -> dict:
+        """A JSON-able record of what was rendered, with the font files actually used."""
         return {
             "fonts": [asdict(f) for f in self.fonts],
             "chars": self.chars,
@@ -175,27 +195,158 @@ def render_dataset(spec: RenderSpec, render_size: int = 128) -> tuple[np.ndarray
     return np.stack(images), labels
 
 
-def load_or_build(root: str | Path, spec: RenderSpec) -> np.ndarray:
-    """Return the (N, H, W) uint8 glyph array, rendering it only when the cache does not match."""
-    folder = Path(root) / "calligraphy"
-    manifest_path, images_path = folder / "manifest.json", folder / "images.npy"
-    manifest = spec.manifest()
-    if manifest_path.is_file() and images_path.is_file():
+def cache_request(fonts: Sequence[str], chars: str, image_size: int, margin: float) -> dict:
+    """The request that names a cache folder: fonts as the user wrote them, so no font is resolved to find it."""
+    return {
+        "fonts": [str(f) for f in fonts],
+        "chars": chars,
+        "image_size": int(image_size),
+        "margin": float(margin),
+        "version": RENDER_VERSION,
+    }
+
+
+def cache_key(request: dict) -> str:
+    """``<size>px-<12 hex digits of sha256>``: readable in a listing, unique per request."""
+    blob = json.dumps(request, ensure_ascii=False, sort_keys=True).encode()
+    return f"{request['image_size']}px-{hashlib.sha256(blob).hexdigest()[:12]}"
+
+
+def cache_folder(root: str | Path, fonts: Sequence[str], chars: str, image_size: int, margin: float) -> Path:
+    """Where :func:`load_or_build` keeps the glyphs of this request."""
+    return Path(root) / CACHE_DIR / cache_key(cache_request(fonts, chars, image_size, margin))
+
+
+def _load_cached(folder: Path, request: dict) -> tuple[Optional[np.ndarray], Optional[str]]:
+    """(images, None) for a sound cache, (None, None) when there is none, (None, why) when it is damaged.
+
+    The manifest's count and sha256 are checked against ``images.npy``: a file truncated or
+    replaced behind our back would otherwise train on the wrong data without a word.
+    """
+    if not folder.is_dir():
+        return None, None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        data = (folder / "images.npy").read_bytes()
+    except (OSError, ValueError) as err:  # missing, unreadable or not JSON
+        return None, f"unreadable: {err}"
+    if not isinstance(manifest, dict) or manifest.get("request") != request:
+        return None, "its manifest records another request"
+    if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
+        return None, "images.npy does not match the sha256 in manifest.json"
+    try:
+        images = np.load(io.BytesIO(data), allow_pickle=False)
+    except ValueError as err:
+        return None, f"images.npy is not a NumPy array: {err}"
+    size = request["image_size"]
+    if images.dtype != np.uint8 or images.shape != (manifest.get("count"), size, size):
+        return None, f"images.npy holds {images.dtype} {images.shape}, manifest.json says {manifest.get('count')} glyphs"
+    return images, None
+
+
+def _remove_abandoned(parent: Path) -> None:
+    """Delete build folders of runs killed mid-write; a day's age means no live run still owns one."""
+    cutoff = time.time() - ABANDONED_AFTER_S
+    for entry in parent.iterdir():
+        if entry.name.startswith((".tmp-", ".trash-")) and entry.is_dir():
+            try:
+                if entry.stat().st_mtime < cutoff:
+                    shutil.rmtree(entry, ignore_errors=True)
+            except OSError:  # another run removed it first
+                pass
+
+
+def _new_build_folder(parent: Path, name: str, root: str | Path) -> Path:
+    """A private folder next to the target, so the finished build can be renamed into place atomically."""
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(parent)
+        folder = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=parent))
+    except OSError as err:
+        raise IganError(
+            f"cannot write the calligraphy glyphs to {parent} ({err.strerror or err}); "
+            f"data.root={root} must be a writable folder"
+        ) from err
+    os.chmod(folder, 0o755)  # mkdtemp's 0o700 would hide a shared data/ folder from other users
+    return folder
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write and fsync, so the rename that publishes the folder never precedes its contents on disk."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_cache(folder: Path, request: dict, spec: RenderSpec, images: np.ndarray, labels: list) -> None:
+    """images.npy, then a manifest whose sha256 covers the file's exact bytes (header included)."""
+    buffer = io.BytesIO()
+    np.save(buffer, images)
+    data = buffer.getvalue()
+    _write_file(folder / "images.npy", data)
+    manifest = {
+        "key": cache_key(request),
+        "request": request,
+        "rendered": spec.manifest(),  # the font files actually used, for information
+        "count": len(images),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "labels": [[c, f] for c, f in labels],
+    }
+    _write_file(folder / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+
+
+def _discard(target: Path) -> None:
+    """Move a damaged cache aside in one rename (no reader sees it half deleted), then delete it."""
+    trash = tempfile.mkdtemp(prefix=f".trash-{target.name}-", dir=target.parent)
+    try:
+        os.rename(target, trash)  # replaces the empty trash folder
+    except FileNotFoundError:  # another run discarded it first
+        pass
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _publish(build: Path, target: Path, request: dict, images: np.ndarray) -> np.ndarray:
+    """Rename the finished build into place; where another run got there first, use its glyphs.
+
+    Renaming a whole folder is atomic, so a reader sees either no cache or a complete one,
+    never new images under an old manifest. Two first runs may render at once: the second
+    rename fails on the non-empty target, and that run returns what the first one published.
+    """
+    for _ in range(3):
         try:
-            cached = json.loads(manifest_path.read_text())
-        except json.JSONDecodeError:
-            cached = None
-        if cached is not None and {k: cached.get(k) for k in manifest} == manifest:
-            return np.load(images_path)
-    images, labels = render_dataset(spec)
-    folder.mkdir(parents=True, exist_ok=True)
-    # Write to temporary names and rename, so an interrupted build never leaves a matching manifest.
-    tmp_images = folder / "images.tmp.npy"
-    np.save(tmp_images, images)
-    os.replace(tmp_images, images_path)
-    digest = hashlib.sha256(images.tobytes()).hexdigest()[:16]
-    full = dict(manifest, count=len(images), sha256_16=digest, labels=[[c, f] for c, f in labels])
-    tmp_manifest = folder / "manifest.tmp.json"
-    tmp_manifest.write_text(json.dumps(full, ensure_ascii=False, indent=1))
-    os.replace(tmp_manifest, manifest_path)
-    return images
+            os.rename(build, target)
+            return images
+        except OSError as err:
+            if not target.exists():
+                raise IganError(f"cannot store the calligraphy glyphs at {target} ({err.strerror or err})") from err
+        theirs, problem = _load_cached(target, request)
+        if theirs is not None:
+            return theirs
+        _discard(target)  # damaged: replace it with ours
+    raise IganError(f"could not store the calligraphy glyphs at {target}: other runs keep replacing it")
+
+
+def load_or_build(
+    root: str | Path, fonts: Sequence[str], chars: str, image_size: int, margin: float
+) -> np.ndarray:
+    """Return the (N, H, W) uint8 glyphs of this request, rendering them only when no sound cache exists.
+
+    Fonts are resolved only when rendering, so a matching cache needs none of them installed.
+    A damaged cache is reported in one warning and rendered again.
+    """
+    request = cache_request(fonts, chars, image_size, margin)
+    target = Path(root) / CACHE_DIR / cache_key(request)
+    images, problem = _load_cached(target, request)
+    if images is not None:
+        return images
+    if problem is not None:
+        warnings.warn(f"the cached calligraphy glyphs in {target} are damaged ({problem}); rendering them again")
+    spec = RenderSpec(tuple(resolve_font(f) for f in fonts), chars, image_size, margin)
+    build = _new_build_folder(target.parent, target.name, root)
+    try:
+        images, labels = render_dataset(spec)
+        _write_cache(build, request, spec, images, labels)
+        return _publish(build, target, request, images)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)  # gone already once published; removed on any failure or Ctrl-C

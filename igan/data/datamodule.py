@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+import hashlib
+from pathlib import Path
 from typing import Literal, Optional
 
 import lightning as L
@@ -9,14 +12,17 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from igan.data.calligraphy import DEFAULT_FONTS, RenderSpec, gb2312_level1, load_or_build, resolve_font
+from igan.data.calligraphy import DEFAULT_FONTS, gb2312_level1, load_or_build
 from igan.data.cifar10 import load_cifar10
-from igan.data.folder import load_folder
+from igan.data.folder import load_folder, to_channels
 from igan.errors import IganError
 
 
 class GlyphDataset(Dataset):
-    """In-memory uint8 glyphs (N, H, W) served as (C, H, W) float tensors in [-1, 1]."""
+    """In-memory uint8 images, (N, H, W) glyphs or (N, C, H, W), served as (C, H, W) float tensors in [-1, 1].
+
+    Single-channel images are repeated to ``channels``; x / 127.5 - 1 equals ToTensor + Normalize(0.5, 0.5).
+    """
 
     def __init__(self, images: torch.Tensor, channels: int) -> None:
         self.images = images
@@ -26,20 +32,23 @@ class GlyphDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        x = self.images[index].float().div(127.5).sub(1.0).unsqueeze(0)
-        return x.expand(self.channels, -1, -1).contiguous() if self.channels > 1 else x
-
-
-def _to_rgb(image):
-    return image.convert("RGB")
+        x = self.images[index].float().div(127.5).sub(1.0)
+        x = x.unsqueeze(0) if x.dim() == 2 else x
+        return x.expand(self.channels, -1, -1).contiguous() if x.shape[0] < self.channels else x
 
 
 def image_transform(image_size: int, channels: int) -> transforms.Compose:
-    """Resize + centre-crop to a square, match channels, normalise to [-1, 1]."""
-    steps = [transforms.Resize(image_size), transforms.CenterCrop(image_size)]
-    steps.append(transforms.Grayscale(1) if channels == 1 else transforms.Lambda(_to_rgb))
-    steps += [transforms.ToTensor(), transforms.Normalize([0.5] * channels, [0.5] * channels)]
-    return transforms.Compose(steps)
+    """Match channels (transparency onto white, 16-bit scaled), resize + centre-crop to a square, normalise to [-1, 1].
+
+    Channels come first so that the resize never sees alpha, palettes or 16-bit values.
+    """
+    return transforms.Compose([
+        transforms.Lambda(partial(to_channels, channels=channels)),  # a partial pickles into DataLoader workers
+        transforms.Resize(image_size),
+        transforms.CenterCrop(image_size),
+        transforms.ToTensor(),
+        transforms.Normalize([0.5] * channels, [0.5] * channels),
+    ])
 
 
 def _drop_labels(batch):
@@ -81,18 +90,31 @@ class GANDataModule(L.LightningDataModule):
         margin: float = 0.08,
     ) -> None:
         super().__init__()
+        if name not in ("calligraphy", "cifar10", "folder"):
+            raise IganError(f"data.name must be calligraphy, cifar10 or folder, got {name!r}")
         if channels not in (1, 3):
             raise IganError(f"data.channels must be 1 or 3, got {channels}")
         if image_size < 8:
             raise IganError(f"data.image_size must be at least 8, got {image_size}")
         if not 0 <= margin < 0.5:
             raise IganError(f"data.margin must be in [0, 0.5), got {margin}")
+        if batch_size < 1:
+            raise IganError(f"data.batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise IganError(f"data.num_workers must be >= 0, got {num_workers}")
+        if name == "calligraphy" and not fonts:
+            raise IganError("data.fonts is empty: name at least one Kai font (installed family name or font file path)")
         self.save_hyperparameters()
         self.dataset: Optional[Dataset] = None
 
     def prepare_data(self) -> None:
-        """Download or render once, in one process, before any worker reads."""
-        self._build()
+        """Download or render once, in one process, before any worker reads.
+
+        A folder needs neither, and building it is its one full decode of every image, so that
+        happens once, in :meth:`setup`.
+        """
+        if self.hparams.name != "folder":
+            self._build()
 
     def setup(self, stage: Optional[str] = None) -> None:
         if self.dataset is None:
@@ -103,13 +125,32 @@ class GANDataModule(L.LightningDataModule):
         if hp.name == "cifar10":
             return load_cifar10(hp.root, image_transform(hp.image_size, hp.channels), download=hp.download)
         if hp.name == "folder":
-            return load_folder(hp.root, image_transform(hp.image_size, hp.channels))
+            return GlyphDataset(torch.from_numpy(load_folder(hp.root, hp.image_size, hp.channels)), hp.channels)
         chars = hp.chars if hp.chars else gb2312_level1()
         chars = "".join(dict.fromkeys(c for c in chars if not c.isspace()))  # unique, in order
         if not chars:
             raise IganError("data.chars holds no characters")
-        spec = RenderSpec(tuple(resolve_font(f) for f in hp.fonts), chars, hp.image_size, hp.margin)
-        return GlyphDataset(torch.from_numpy(load_or_build(hp.root, spec)), hp.channels)
+        # The cache is looked up by the font names as given: fonts are resolved only if it must render.
+        images = load_or_build(hp.root, list(hp.fonts), chars, hp.image_size, hp.margin)
+        return GlyphDataset(torch.from_numpy(images), hp.channels)
+
+    def fid_cache_key(self) -> str:
+        """Names the real images FID/KID compare against: dataset, size, channels and content.
+
+        In-memory datasets (calligraphy, folder) are keyed by a hash of their pixels, so changed
+        fonts, characters or files never reuse stale real-image statistics.
+        """
+        hp = self.hparams
+        if self.dataset is None:
+            self.setup("fit")
+        if isinstance(self.dataset, GlyphDataset):
+            digest = hashlib.sha256(self.dataset.images.numpy().tobytes()).hexdigest()[:12]
+            return f"{hp.name}-{hp.image_size}px-{hp.channels}ch-{len(self.dataset)}-{digest}"
+        return f"{hp.name}-{hp.image_size}px-{hp.channels}ch-{len(self.dataset)}"
+
+    def fid_cache_dir(self) -> str:
+        """Real-image Inception features live beside the data: ``<data.root>/fid_stats``."""
+        return str(Path(self.hparams.root) / "fid_stats")
 
     def train_dataloader(self) -> DataLoader:
         if self.dataset is None:
