@@ -49,10 +49,13 @@ def gradient_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor, fa
     return (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
 
 
-def r1_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
-    """R1 (Mescheder et al. 2018): 0.5 * E||grad D(x)||^2 on real data; scale by gamma outside."""
-    x = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+def r1_penalty(real_scores: Tensor, real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): 0.5 * E||grad D(x)||^2 on real data; scale by gamma outside.
+
+    Takes the scores D already computed for the loss on ``real`` (which must require grad), so the
+    real batch goes through D once.
+    """
+    (grad,) = torch.autograd.grad(real_scores.sum(), real, create_graph=True)
     return 0.5 * grad.flatten(1).pow(2).sum(dim=1).mean()
 
 

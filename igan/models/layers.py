@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from igan.errors import IganError
@@ -13,6 +16,32 @@ from igan.errors import IganError
 def maybe_sn(layer: nn.Module, enabled: bool) -> nn.Module:
     """Wrap ``layer`` in spectral norm when ``enabled``: one flag swaps a whole network (StudioGAN style)."""
     return _spectral_norm(layer) if enabled else layer
+
+
+@torch.no_grad()
+def refresh_spectral_norm(module: nn.Module, iterations: int = 1, exact: bool = False) -> nn.Module:
+    """Bring spectral norm's singular vectors of every SN weight of ``module`` up to date.
+
+    Spectral norm keeps its estimates ``u, v`` as buffers and updates them only in training mode.
+    Whenever the weights change outside training (a re-initialisation, an average of weights),
+    the stored vectors belong to other weights, and an eval-mode forward divides by a wrong
+    sigma: a freshly DCGAN-initialised SN generator gave saturated noise. ``exact`` sets them to
+    the top singular vectors (an SVD, for a one-off re-initialisation: 15 power iterations left
+    sigma up to 12% low); otherwise ``iterations`` warm-started power iterations run.
+    """
+    for m in module.modules():
+        if parametrize.is_parametrized(m, "weight"):
+            weight = m.parametrizations.weight.original
+            for p in m.parametrizations.weight:
+                if isinstance(p, _SpectralNorm):
+                    matrix = p._reshape_weight_to_matrix(weight)
+                    if exact:
+                        u, _, vh = torch.linalg.svd(matrix.float(), full_matrices=False)
+                        p._u.copy_(u[:, 0])
+                        p._v.copy_(vh[0])
+                    else:
+                        p._power_method(matrix, iterations)
+    return module
 
 
 def keep_own_init(module: nn.Module) -> nn.Module:
@@ -48,6 +77,7 @@ def dcgan_init(module: nn.Module) -> None:
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+    refresh_spectral_norm(module, exact=True)  # the vectors spectral_norm stored belong to the replaced weights
 
 
 def num_stages(image_size: int) -> int:

@@ -80,6 +80,7 @@ def test_r1_penalty_backpropagates_through_attention():
 
     d = SAGANDiscriminator(32, 3, width=16)
     d.net[2].gamma.data.fill_(1.0)  # the attention block right after the first conv
-    penalty = r1_penalty(d, torch.randn(4, 3, 32, 32))
+    real = torch.randn(4, 3, 32, 32, requires_grad=True)
+    penalty = r1_penalty(d(real), real)
     penalty.backward()
     assert penalty.item() > 0 and d.net[2].query.parametrizations.weight.original.grad.abs().sum() > 0
