@@ -13,6 +13,15 @@ from igan.images import grid_array, save_png
 from igan.kernel_maps import generate_with_kernel_maps, involution_layers, kernel_map_tiles
 
 
+def diversity(images: torch.Tensor) -> float:
+    """Per-pixel standard deviation across a batch of images in [-1, 1], averaged over pixels.
+
+    A collapse detector that needs no feature extractor: 64 real calligraphy glyphs give about
+    0.58, a generator that draws one pattern for every z gives close to 0.
+    """
+    return images.detach().float().std(dim=0).mean().item()
+
+
 def fixed_noise(num: int, latent_dim: int, seed: int) -> torch.Tensor:
     """The same (num, latent_dim) batch on every machine and for every model with this latent size."""
     return torch.randn(num, latent_dim, generator=torch.Generator().manual_seed(seed))
@@ -45,19 +54,18 @@ class SampleGrid(L.Callback):
         self.dirpath: Optional[Path] = Path(dirpath) if dirpath else None
         self.noise: Optional[torch.Tensor] = None
         self.last_path: Optional[Path] = None
+        self.diversity: dict[int, float] = {}  # epoch -> diversity of that epoch's grid
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.noise = fixed_noise(self.num, pl_module.latent_dim, self.seed)
         if self.dirpath is None:
             self.dirpath = Path(trainer.default_root_dir) / "samples"
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger) and trainer.is_global_zero:
-                logger.experiment.define_metric("epoch")
-                logger.experiment.define_metric("samples", step_metric="epoch")
-                logger.experiment.define_metric("kernel_maps", step_metric="epoch")
+
+    def grid_path(self, epoch: int) -> Optional[Path]:
+        return self.dirpath / f"epoch_{epoch:03d}.png" if self.dirpath is not None else None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch == 0:  # not when resuming: that grid exists already
+        if trainer.current_epoch == 0 and trainer.global_step == 0:  # not when resuming: that grid exists already
             self.log_grid(trainer, pl_module, epoch=0)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -66,8 +74,10 @@ class SampleGrid(L.Callback):
     def log_grid(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         if not trainer.is_global_zero:
             return
-        grid = grid_array(pl_module.sample(self.noise))
-        self.last_path = save_png(grid, self.dirpath / f"epoch_{epoch:03d}.png")
+        samples = pl_module.sample(self.noise)
+        self.diversity[epoch] = diversity(samples)
+        grid = grid_array(samples)
+        self.last_path = save_png(grid, self.grid_path(epoch))
         images = {"samples": grid}
         kernels = self.kernel_map_grid(pl_module)
         if kernels is not None:
@@ -78,7 +88,7 @@ class SampleGrid(L.Callback):
                 import wandb
 
                 logged = {key: wandb.Image(array, caption=f"epoch {epoch}") for key, array in images.items()}
-                logger.experiment.log({**logged, "epoch": epoch})
+                logger.experiment.log({**logged, "metrics/diversity": self.diversity[epoch], "epoch": epoch})
 
     def kernel_map_grid(self, pl_module: L.LightningModule):
         """Rows of ``[image | kernel map per involution layer]`` pairs, or None without involution."""

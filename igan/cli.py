@@ -18,10 +18,40 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.loggers import WandbLogger
 
 from igan.callbacks import SampleGrid
+from igan.checkpoints import (AtomicCheckpointIO, BestFIDCheckpoint, LastCheckpoint, check_resumable,
+                              load_checkpoint_file)
 from igan.data import GANDataModule
 from igan.errors import IganError
 from igan.gan import GAN
+from igan.history import RunHistory
+from igan.metrics.callback import Metrics
+from igan.models.spec import spec_of
 from igan.summary import model_summary
+
+
+class EpochAxisWandbLogger(WandbLogger):
+    """WandbLogger whose ``epoch`` is epochs completed, the one meaning used everywhere in igan.
+
+    Lightning adds ``epoch`` = the epoch in progress (0 during the first) to every scalar, while
+    grids and metrics after the first epoch belong at ``epoch`` 1. Scalars get the module's
+    fractional progress instead (0.5 = half of the first epoch done), so losses, grids and FID line
+    up on one x-axis.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.progress_source = None  # an object with ``epochs_completed``, set by the CLI
+
+    def log_metrics(self, metrics, step=None) -> None:
+        if "epoch" in metrics and self.progress_source is not None:
+            metrics = {**metrics, "epoch": float(self.progress_source.epochs_completed)}
+        super().log_metrics(metrics, step)
+
+    def define_epoch_axis(self) -> None:
+        """Make ``epoch`` the default x-axis of every panel of the run."""
+        self.experiment.define_metric("epoch")
+        for pattern in ("train/*", "metrics/*", "samples", "kernel_maps"):
+            self.experiment.define_metric(pattern, step_metric="epoch")
 
 
 class RunConfigSaver(SaveConfigCallback):
@@ -69,14 +99,18 @@ class IganCLI(LightningCLI):
         parser.add_argument("--ckpt_path", type=Optional[str], default=None,
                             help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
         parser.add_lightning_class_args(SampleGrid, "samples")
+        parser.add_lightning_class_args(Metrics, "metrics")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults({
             "checkpoint.filename": "epoch{epoch:03d}",
             "checkpoint.auto_insert_metric_name": False,
-            "checkpoint.save_last": True,
+            "checkpoint.save_last": False,  # last.ckpt is written after every epoch by LastCheckpoint
             "checkpoint.save_top_k": -1,
             "checkpoint.every_n_epochs": 5,
         })
+        parser.add_argument("--last_every_n_steps", type=Optional[int], default=None,
+                            help="Also write last.ckpt every N training steps (generator updates), "
+                                 "not only after every epoch.")
         for net in ("generator", "discriminator"):
             parser.link_arguments("data.image_size", f"model.{net}.init_args.image_size")
             parser.link_arguments("data.channels", f"model.{net}.init_args.channels")
@@ -87,26 +121,68 @@ class IganCLI(LightningCLI):
         model = getattr(self.model.generator, "name", type(self.model.generator).__name__.lower())
         return f"{self.config.data.name}-{model}-s{self.config.seed_everything}"
 
+    def resume_checkpoint(self, checkpoint_dir: Path) -> Optional[dict]:
+        """The checkpoint ``--ckpt_path`` names (``last``: the run's last.ckpt), checked for this run.
+
+        Loaded once here with ``weights_only=True`` (Lightning loads it again through
+        :class:`AtomicCheckpointIO`, also without pickled code) so that a missing file, a file
+        that is no checkpoint, or one of another model or dataset stops with one clear message
+        before anything is trained or written.
+        """
+        ckpt_path = self.config.ckpt_path
+        if not ckpt_path:
+            return None
+        path = checkpoint_dir / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+        if ckpt_path == "last" and not path.is_file():
+            raise IganError(f"--ckpt_path=last: no last.ckpt in {checkpoint_dir} to resume from")
+        ckpt = load_checkpoint_file(path)
+        check_resumable(ckpt, path, spec_of(self.model.generator), spec_of(self.model.discriminator),
+                        dict(self.datamodule.hparams))
+        self.config.ckpt_path = str(path)
+        return ckpt
+
     def instantiate_trainer(self, **kwargs):
         name = self.run_name()
         root = Path(self.config.trainer.default_root_dir or "runs")
+        checkpoint: ModelCheckpoint = self.config_init.checkpoint
+        if checkpoint.dirpath is None:
+            checkpoint.dirpath = str(root / name / "checkpoints")
+        resumed = self.resume_checkpoint(Path(checkpoint.dirpath))
+        wandb_id = ((resumed or {}).get("igan") or {}).get("wandb_run_id")
         self.model_stats = model_summary(self.model.generator, self.model.discriminator)
         if self.config.trainer.logger in (None, True):
             config = yaml.safe_load(self.parser.dump(self.config, skip_link_targets=False, skip_none=False))
             # Parameters and FLOPs of G and D, like the papers' tables: comparable across runs.
             config["model_summary"] = self.model_stats
             root.mkdir(parents=True, exist_ok=True)
-            kwargs["logger"] = WandbLogger(
+            logger = EpochAxisWandbLogger(
                 project=self.config.wandb_project, name=name, group=self.config.wandb_group or self.config.data.name,
                 save_dir=str(root), config=config,
+                # A resumed run continues the W&B run its checkpoint names (offline too).
+                **({"id": wandb_id, "resume": "allow"} if wandb_id else {}),
             )
-        checkpoint: ModelCheckpoint = self.config_init.checkpoint
-        if checkpoint.dirpath is None:
-            checkpoint.dirpath = str(root / name / "checkpoints")
+            logger.progress_source = self.model
+            kwargs["logger"] = logger
         samples: SampleGrid = self.config_init.samples
         if samples.dirpath is None:
             samples.dirpath = Path(self.config.samples_root) / name
-        return super().instantiate_trainer(**kwargs)
+        metrics = self.config_init.get("metrics")
+        run_dir = Path(checkpoint.dirpath).parent
+        # Order matters: Lightning calls callbacks in list order (checkpoints last), so the
+        # history row of an epoch is written after that epoch's grid and metrics exist.
+        extra = [self._get(self.config_init, key) for key in self._parser(self.subcommand).callback_keys]
+        extra += [RunHistory(run_dir, samples=samples, metrics=metrics),
+                  LastCheckpoint(checkpoint.dirpath, every_n_train_steps=self.config.last_every_n_steps)]
+        if metrics is not None and metrics.every_n_epochs > 0:
+            extra.append(BestFIDCheckpoint(checkpoint.dirpath))
+        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        if not trainer_config.get("plugins"):
+            trainer_config["plugins"] = [AtomicCheckpointIO()]
+        trainer = self._instantiate_trainer(trainer_config, extra)
+        for logger in trainer.loggers:
+            if isinstance(logger, EpochAxisWandbLogger) and trainer.is_global_zero:
+                logger.define_epoch_axis()
+        return trainer
 
     def summary(self) -> str:
         """Where the run left its checkpoint, grids and W&B files."""
@@ -160,3 +236,7 @@ def main(args: Optional[list[str]] = None) -> int:
     finally:
         if wandb.run is not None:
             wandb.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

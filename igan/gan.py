@@ -6,26 +6,32 @@ from the config's class paths), and the checkpoint records them as plain specs.
 
 from __future__ import annotations
 
-import copy
 from typing import Literal, Optional
 
 import lightning as L
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from igan.augment import augment as apply_augment
+from igan.augment import parse_policy
+from igan.ema import GeneratorEMA
 from igan.losses import LOSSES, gradient_penalty, r1_penalty
 from igan.models.spec import build_from_spec, spec_of
 
 
-def _require_no_batch_norm(discriminator: nn.Module) -> None:
-    """WGAN-GP penalises each sample's gradient norm; batch statistics would couple the samples."""
+def _require_no_batch_norm(discriminator: nn.Module, why: str) -> None:
+    """Gradient penalties (WGAN-GP, R1) treat each sample's gradient on its own; batch statistics
+    would couple the samples, so D(x_i) would depend on the other images of the batch."""
     found = [name for name, m in discriminator.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if found:
         raise ValueError(
-            f"loss 'wgan-gp' needs a discriminator without BatchNorm, found it at {', '.join(found[:3])}; "
+            f"{why} needs a discriminator without BatchNorm, found it at {', '.join(found[:3])}; "
             "set the discriminator's batch_norm (and involution_norm) to false"
         )
+
+
+def _no_closure() -> None:
+    """Manual optimisation computes the gradients before ``step``; nothing to re-evaluate."""
 
 
 class GAN(L.LightningModule):
@@ -42,6 +48,8 @@ class GAN(L.LightningModule):
         r1_gamma: weight of the R1 penalty on real data (0 = off), for any loss.
         ema_decay: keep an exponential moving average of the generator with this decay
             (e.g. 0.999) and use it for grids and sampling; None = off.
+        augment: differentiable augmentation of every image D sees, real and generated, e.g.
+            ``"translation,cutout"`` (see :mod:`igan.augment`); None = off.
     """
 
     def __init__(
@@ -56,17 +64,26 @@ class GAN(L.LightningModule):
         gp_weight: float = 10.0,
         r1_gamma: float = 0.0,
         ema_decay: Optional[float] = None,
+        augment: Optional[str] = None,
     ) -> None:
         super().__init__()
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay}")
+        for name, value in (("lr_g", lr_g), ("lr_d", lr_d), ("gp_weight", gp_weight), ("r1_gamma", r1_gamma)):
+            if not value >= 0 or (name.startswith("lr") and value == 0):
+                raise ValueError(f"model.{name} must be {'> 0' if name.startswith('lr') else '>= 0'}, got {value}")
+        self.augment_policy = parse_policy(augment)
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"model.betas must both be in [0, 1), got {list(betas)}")
         # Checkpoints hold the networks as specs (plain data), never as pickled modules.
         generator = build_from_spec(generator) if isinstance(generator, dict) else generator
         discriminator = build_from_spec(discriminator) if isinstance(discriminator, dict) else discriminator
         if loss == "wgan-gp":
-            _require_no_batch_norm(discriminator)
+            _require_no_batch_norm(discriminator, "loss 'wgan-gp'")
+        if r1_gamma > 0:
+            _require_no_batch_norm(discriminator, "the R1 penalty (r1_gamma > 0)")
         self.save_hyperparameters(ignore=["generator", "discriminator"])
         self.hparams["generator"] = spec_of(generator)
         self.hparams["discriminator"] = spec_of(discriminator)
@@ -74,12 +91,12 @@ class GAN(L.LightningModule):
         self.generator = generator
         self.discriminator = discriminator
         self.loss_dis, self.loss_gen = LOSSES[loss]
-        self.generator_ema: Optional[AveragedModel] = None
-        if ema_decay is not None:
-            self.generator_ema = AveragedModel(
-                copy.deepcopy(generator), multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
-            )
-            self.generator_ema.requires_grad_(False)  # updated by averaging, never by gradients
+        self.generator_ema = GeneratorEMA(generator, ema_decay) if ema_decay is not None else None
+        # Progress in epochs completed (fractional inside an epoch): the one `epoch` axis of the logs.
+        self.epochs_completed: float = 0.0
+        self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))
+        self._epoch_sums: dict[str, Tensor] = {}
+        self._epoch_counts: dict[str, int] = {}
 
     @property
     def latent_dim(self) -> int:
@@ -91,7 +108,7 @@ class GAN(L.LightningModule):
     @property
     def eval_generator(self) -> nn.Module:
         """The generator used for grids, sampling and evaluation: the EMA copy when on."""
-        return self.generator_ema.module if self.generator_ema is not None else self.generator
+        return self.generator_ema.ready_module() if self.generator_ema is not None else self.generator
 
     @torch.no_grad()
     def sample(self, z: Tensor) -> Tensor:
@@ -104,46 +121,84 @@ class GAN(L.LightningModule):
         finally:
             net.train(was_training)
 
+    def _augment(self, images: Tensor) -> Tensor:
+        return apply_augment(images, self.augment_policy) if self.augment_policy else images
+
     def _scores_mean(self, scores: Tensor) -> Tensor:
         """D(x) as a probability for the BCE loss, as the raw score mean otherwise."""
         return torch.sigmoid(scores).mean() if self.hparams.loss == "ns" else scores.mean()
+
+    def on_train_epoch_start(self) -> None:
+        self._epoch_sums, self._epoch_counts = {}, {}
+
+    def epoch_means(self) -> dict[str, float]:
+        """Means over the epoch of the logged quantities, each over the iterations that produced it
+        (``g_loss`` over generator updates only, when ``n_critic`` > 1)."""
+        return {k: (v / self._epoch_counts[k]).item() for k, v in self._epoch_sums.items()}
+
+    def _accumulate(self, values: dict[str, Tensor]) -> None:
+        for key, value in values.items():
+            self._epoch_sums[key] = self._epoch_sums.get(key, 0.0) + value.detach().float()
+            self._epoch_counts[key] = self._epoch_counts.get(key, 0) + 1
+
+    def _step_discriminator(self, opt_d, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+        """One D (critic) update; returns its loss terms."""
+        hp = self.hparams
+        self.toggle_optimizer(opt_d)
+        real = self._augment(real.detach()).requires_grad_(hp.r1_gamma > 0)
+        fake = self._augment(fake.detach())
+        d_real, d_fake = self.discriminator(real), self.discriminator(fake)
+        d_loss = self.loss_dis(d_real, d_fake)
+        terms = {"d_loss": d_loss, "d_real": self._scores_mean(d_real), "d_fake": self._scores_mean(d_fake)}
+        total = d_loss
+        if hp.loss == "wgan-gp":
+            terms["gp"] = gradient_penalty(self.discriminator, real, fake)
+            total = total + hp.gp_weight * terms["gp"]
+        if hp.r1_gamma > 0:
+            terms["r1"] = r1_penalty(d_real, real)  # reuses the forward on the real batch
+            total = total + hp.r1_gamma * terms["r1"]
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        # Through the strategy, not LightningOptimizer.step: the trainer's global_step then counts
+        # generator updates (the iterations of GAN papers), not the steps of both optimizers.
+        self.trainer.strategy.optimizer_step(opt_d.optimizer, closure=_no_closure)
+        self.untoggle_optimizer(opt_d)
+        self.d_updates += 1
+        return terms
+
+    def _step_generator(self, opt_g, batch_size: int) -> Tensor:
+        """One G update against the current D; returns the generator loss."""
+        self.toggle_optimizer(opt_g)
+        z = torch.randn(batch_size, self.latent_dim, device=self.device)
+        g_loss = self.loss_gen(self.discriminator(self._augment(self.generator(z))))
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.untoggle_optimizer(opt_g)
+        if self.generator_ema is not None:
+            self.generator_ema.update(self.generator)
+        return g_loss
 
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
         real = batch[0] if isinstance(batch, (tuple, list)) else batch
         opt_g, opt_d = self.optimizers()
         z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
-
-        # Discriminator (critic) update.
-        self.toggle_optimizer(opt_d)
         with torch.no_grad():
             fake = self.generator(z)
-        d_real, d_fake = self.discriminator(real), self.discriminator(fake)
-        d_loss = self.loss_dis(d_real, d_fake)
-        if self.hparams.loss == "wgan-gp":
-            d_loss = d_loss + self.hparams.gp_weight * gradient_penalty(self.discriminator, real, fake)
-        if self.hparams.r1_gamma > 0:
-            d_loss = d_loss + self.hparams.r1_gamma * r1_penalty(self.discriminator, real)
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(d_loss)
-        opt_d.step()
-        self.untoggle_optimizer(opt_d)
-        self.log_dict(
-            {"train/d_loss": d_loss, "train/D(x)": self._scores_mean(d_real), "train/D(G(z))": self._scores_mean(d_fake)},
-            on_step=True, on_epoch=True, prog_bar=True,
-        )
-
-        # Generator update every n_critic batches.
+        terms = self._step_discriminator(opt_d, real, fake)
         if (batch_idx + 1) % self.hparams.n_critic == 0:
-            self.toggle_optimizer(opt_g)
-            z = torch.randn_like(z)
-            g_loss = self.loss_gen(self.discriminator(self.generator(z)))
-            opt_g.zero_grad(set_to_none=True)
-            self.manual_backward(g_loss)
-            opt_g.step()
-            self.untoggle_optimizer(opt_g)
-            if self.generator_ema is not None:
-                self.generator_ema.update_parameters(self.generator)
-            self.log("train/g_loss", g_loss, on_step=True, on_epoch=True, prog_bar=True)
+            terms["g_loss"] = self._step_generator(opt_g, real.shape[0])
+        self._accumulate(terms)
+        self.epochs_completed = self.current_epoch + (batch_idx + 1) / max(1, self.trainer.num_training_batches)
+        self.log_dict({f"train/{k}": v for k, v in terms.items()}, on_step=True, on_epoch=False, prog_bar=True)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Record the W&B run id, so ``--ckpt_path`` continues the same run."""
+        from lightning.pytorch.loggers import WandbLogger
+
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger) and logger.version:
+                checkpoint.setdefault("igan", {})["wandb_run_id"] = logger.version
 
     def configure_optimizers(self):
         hp = self.hparams

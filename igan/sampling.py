@@ -6,14 +6,13 @@ and its weights, so ``torch.load(weights_only=True)`` is enough to rebuild it on
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from igan.callbacks import fixed_noise
+from igan.checkpoints import load_checkpoint_file
 from igan.errors import IganError
 from igan.images import grid_array, save_png
 from igan.models.spec import build_from_spec
@@ -22,17 +21,8 @@ from igan.models.spec import build_from_spec
 def load_generator(ckpt_path: str | Path, map_location: str = "cpu") -> nn.Module:
     """The generator of a checkpoint (its EMA copy when the run kept one), in eval mode."""
     path = Path(ckpt_path)
-    if not path.is_file():
-        raise IganError(f"checkpoint not found: {path}")
-    if not zipfile.is_zipfile(path):
-        raise IganError(f"{path} is not a PyTorch checkpoint")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise IganError(f"{path} holds objects other than tensors and plain data; refusing to unpickle it") from err
-    except (zipfile.BadZipFile, RuntimeError, EOFError) as err:
-        raise IganError(f"{path} is not a loadable checkpoint: {str(err).splitlines()[0]}") from err
-    hparams = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    ckpt = load_checkpoint_file(path, map_location)
+    hparams = ckpt.get("hyper_parameters", {})
     if "generator" not in hparams or "state_dict" not in ckpt:
         raise IganError(f"{path} is not an igan training checkpoint (no generator spec or state_dict)")
     generator = build_from_spec(hparams["generator"])

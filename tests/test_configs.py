@@ -14,7 +14,7 @@ CONFIGS = sorted(p.relative_to(REPO / "configs").as_posix()
 TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--data.batch_size=4",
         "--data.num_workers=0", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-        "--samples.num=16", "--samples.kernel_maps=4", "--checkpoint.save_last=false"]
+        "--samples.num=16", "--samples.kernel_maps=4", "--metrics.every_n_epochs=0"]
 BLOCK_KEYS = {"attention_resolutions", "involution_resolutions", "kernel_size", "group_channels",
               "reduction_ratio", "involution_norm", "replace"}
 

@@ -1,0 +1,119 @@
+"""Checkpoints that survive a kill at any instant and load without running pickled code.
+
+- :class:`AtomicCheckpointIO` writes each checkpoint to a temporary file in the same folder and
+  renames it over the old one (``os.replace`` is atomic on POSIX), so ``last.ckpt`` is always
+  the previous complete checkpoint or the new complete one, never half of one; a failed write
+  (disk full, read-only folder) leaves the previous file intact. It loads with
+  ``torch.load(weights_only=True)``: a checkpoint crafted to run code is refused.
+- :class:`LastCheckpoint` keeps ``last.ckpt`` after every epoch (Lightning's ``save_last`` only
+  follows the numbered checkpoints); :class:`BestFIDCheckpoint` keeps ``best-fid.ckpt``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from igan.errors import IganError
+
+
+def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
+    """A checkpoint's dict, loaded with ``weights_only=True``; IganError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise IganError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise IganError(f"{path} is not a PyTorch checkpoint")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise IganError(f"{path} holds objects other than tensors and plain data; refusing to unpickle it") from err
+    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
+        raise IganError(f"{path} is not a loadable checkpoint: {str(err).splitlines()[0]}") from err
+    if not isinstance(ckpt, dict):
+        raise IganError(f"{path} is not an igan training checkpoint")
+    return ckpt
+
+
+def check_resumable(ckpt: dict, path: Path, generator_spec: dict, discriminator_spec: dict, data: dict) -> None:
+    """Refuse a checkpoint of another model or dataset with one message saying what differs."""
+    hparams = ckpt.get("hyper_parameters") or {}
+    if "generator" not in hparams or "state_dict" not in ckpt or "loops" not in ckpt:
+        raise IganError(f"{path} is not an igan training checkpoint (no generator spec, weights or loop state)")
+    for role, spec in (("generator", generator_spec), ("discriminator", discriminator_spec)):
+        saved = hparams.get(role) or {}
+        if saved.get("class_path") != spec["class_path"] or saved.get("init_args") != spec["init_args"]:
+            raise IganError(
+                f"{path} holds another {role} ({saved.get('class_path')} {saved.get('init_args')}) than this run "
+                f"({spec['class_path']} {spec['init_args']}); resume with the config it was trained with"
+            )
+    saved_data = ckpt.get("datamodule_hyper_parameters") or {}
+    for key in ("name", "image_size", "channels"):
+        if key in saved_data and saved_data[key] != data.get(key):
+            raise IganError(f"{path} was trained on data.{key}={saved_data[key]!r}, this run has {data.get(key)!r}")
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's torch.save checkpoints, written atomically and loaded without pickled code."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise IganError(f"could not write checkpoint {path} ({err.strerror or err}); the previous one is kept") from err
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def load_checkpoint(self, path, map_location: Optional[Any] = None, weights_only: Optional[bool] = None) -> dict:
+        return load_checkpoint_file(path, map_location=map_location or "cpu")
+
+
+class LastCheckpoint(ModelCheckpoint):
+    """``<dirpath>/last.ckpt`` after every epoch (and every ``every_n_train_steps`` steps when set)."""
+
+    def __init__(self, dirpath: str, every_n_train_steps: Optional[int] = None) -> None:
+        super().__init__(
+            dirpath=dirpath, filename=self.CHECKPOINT_NAME_LAST, save_top_k=1, enable_version_counter=False,
+            every_n_epochs=None if every_n_train_steps else 1, every_n_train_steps=every_n_train_steps,
+            save_on_train_epoch_end=True,
+        )
+        if every_n_train_steps:  # steps as well as epochs
+            self._every_n_epochs = 1
+
+    @property
+    def state_key(self) -> str:
+        return f"LastCheckpoint{{every_n_train_steps={self._every_n_train_steps}}}"
+
+
+class BestFIDCheckpoint(ModelCheckpoint):
+    """``<dirpath>/best-fid.ckpt``: the weights of the epoch with the lowest FID so far.
+
+    GANs' FID can rise again late in training (StudioGAN keeps its best-FID checkpoint for that).
+    """
+
+    def __init__(self, dirpath: str, monitor: str = "metrics/fid") -> None:
+        super().__init__(
+            dirpath=dirpath, filename="best-fid", monitor=monitor, mode="min", save_top_k=1,
+            enable_version_counter=False, auto_insert_metric_name=False, every_n_epochs=1,
+            save_on_train_epoch_end=True,
+        )
+
+    @property
+    def state_key(self) -> str:
+        return f"BestFIDCheckpoint{{monitor={self.monitor}}}"

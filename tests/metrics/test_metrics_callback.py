@@ -1,0 +1,180 @@
+"""The Metrics callback on a real Lightning Trainer, with a tiny generator and a toy Inception."""
+
+from __future__ import annotations
+
+import warnings
+from types import SimpleNamespace
+
+import lightning as L
+import pytest
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import WandbLogger
+from metrics_toys import TinyData, TinyGAN, toy_extractor
+
+from igan.metrics import callback as callback_module
+from igan.metrics import inception
+from igan.metrics.callback import Metrics
+
+
+class RecordingRun:
+    """Stands in for a wandb Run: records what is logged."""
+
+    id = "recording"
+
+    def __init__(self) -> None:
+        self.logged: list[dict] = []
+        self.config = type("Config", (), {"update": lambda *a, **k: None})()
+
+    def log(self, data: dict) -> None:
+        self.logged.append(data)
+
+    def define_metric(self, *args, **kwargs) -> None:
+        pass
+
+
+@pytest.fixture
+def extractor(monkeypatch):
+    """A toy extractor handed to every Metrics callback instead of Inception."""
+    shared = toy_extractor(chunk_size=8)
+    monkeypatch.setattr(callback_module, "load_inception", lambda weights=None, chunk_size=50: shared)
+    return shared
+
+
+def fit(tmp_path, callbacks, datamodule=None, max_epochs=3, logger=False, seed=0) -> tuple[L.Trainer, TinyGAN]:
+    L.seed_everything(seed, verbose=False)
+    model = TinyGAN()
+    trainer = L.Trainer(
+        max_epochs=max_epochs, accelerator="cpu", devices=1, logger=logger, callbacks=callbacks,
+        enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
+        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path, log_every_n_steps=1,
+    )
+    trainer.fit(model, datamodule=datamodule or TinyData(cache_dir=str(tmp_path / "fid_stats"), key="tiny"))
+    return trainer, model
+
+
+def wandb_logger(tmp_path) -> tuple[WandbLogger, RecordingRun]:
+    logger = WandbLogger(save_dir=str(tmp_path), offline=True)
+    run = RecordingRun()
+    logger._experiment = run  # the property returns it instead of starting wandb
+    return logger, run
+
+
+def test_epoch_0_and_every_n_epochs_and_the_last_one(tmp_path, extractor):
+    metrics = Metrics(every_n_epochs=2, num_samples=16, batch_size=8)
+    logger, run = wandb_logger(tmp_path)
+    trainer, _ = fit(tmp_path, [metrics], logger=logger)
+    assert sorted(metrics.results) == [0, 2, 3]  # before training, epoch 2, and the last (3)
+    logged = [entry for entry in run.logged if "metrics/fid" in entry]
+    assert [entry["epoch"] for entry in logged] == [0, 2, 3]
+    for entry in logged:
+        values = metrics.results[entry["epoch"]]
+        assert entry["metrics/fid"] == values["fid"] and entry["metrics/kid"] == values["kid"]
+        assert entry["metrics/eval_seconds"] == values["eval_seconds"] > 0
+        assert "metrics/is" not in entry  # the toy network has no logits
+    assert metrics.results[3]["num_real"] == 16 and metrics.results[3]["num_fake"] == 16
+    best_epoch = min(metrics.results, key=lambda e: metrics.results[e]["fid"])
+    assert metrics.best == {"fid": metrics.results[best_epoch]["fid"], "epoch": best_epoch}
+    assert trainer.callback_metrics["metrics/fid"].item() == pytest.approx(metrics.results[3]["fid"])
+    # Each image through the network once: 16 real images once, then 16 generated per evaluation.
+    assert extractor.backbone.images_seen == 16 + 3 * 16
+
+
+def test_the_best_fid_checkpoint_sees_each_epochs_value(tmp_path, extractor):
+    metrics = Metrics(num_samples=16, batch_size=8, at_start=False)
+    best = ModelCheckpoint(dirpath=tmp_path / "ckpt", filename="best-fid", monitor="metrics/fid", mode="min", save_top_k=1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*could not find the monitored key.*")
+        fit(tmp_path, [best, metrics])  # the checkpoint listed first: Lightning still runs it after us
+    assert sorted(metrics.results) == [1, 2, 3]
+    assert best.best_model_score.item() == pytest.approx(min(v["fid"] for v in metrics.results.values()))
+    best_epoch = metrics.best["epoch"]
+    saved = torch.load(best.best_model_path, weights_only=True)  # the results so far travel in the checkpoint
+    so_far = {e: v for e, v in metrics.results.items() if e <= best_epoch}
+    assert any(state.get("results") == so_far for state in saved["callbacks"].values())
+
+
+def test_training_is_identical_with_metrics_on_or_off(tmp_path, extractor):
+    _, without = fit(tmp_path / "off", [])
+    _, with_metrics = fit(tmp_path / "on", [Metrics(num_samples=16, batch_size=8, seed=7)])
+    for a, b in zip(without.parameters(), with_metrics.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_real_statistics_are_cached_across_runs(tmp_path, extractor):
+    data = lambda: TinyData(cache_dir=str(tmp_path / "fid_stats"), key="tiny-8px-1ch")  # noqa: E731
+    first = Metrics(num_samples=16, batch_size=8)
+    fit(tmp_path / "run1", [first], datamodule=data(), max_epochs=1)
+    (stats,) = (tmp_path / "fid_stats").iterdir()
+    assert stats.name.startswith("tiny-8px-1ch-1x8x8-n16-toy")
+    seen = extractor.backbone.images_seen
+    second = Metrics(num_samples=16, batch_size=8)
+    fit(tmp_path / "run2", [second], datamodule=data(), max_epochs=1)
+    assert extractor.backbone.images_seen - seen == 2 * 16  # only generated images: epochs 0 and 1
+    assert second.results[0]["fid"] == first.results[0]["fid"]  # same noise, same weights, same reals
+
+
+def test_without_datamodule_hooks_a_content_key_under_the_run_folder(tmp_path, extractor):
+    metrics = Metrics(num_samples=64, batch_size=8)  # more than the 32 training images
+    fit(tmp_path, [metrics], datamodule=TinyData(), max_epochs=1)
+    (stats,) = (tmp_path / "fid_stats").iterdir()
+    assert stats.name.startswith("TensorDataset-") and "-n32-" in stats.name
+    assert metrics.results[1]["num_real"] == 32 and metrics.results[1]["num_fake"] == 64
+
+
+def test_off_means_no_evaluation(tmp_path, extractor):
+    metrics = Metrics(every_n_epochs=0)
+    fit(tmp_path, [metrics], max_epochs=1)
+    assert metrics.results == {} and extractor.backbone.images_seen == 0
+
+
+def test_missing_weights_warn_once_and_training_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setenv(inception.WEIGHTS_ENV, str(tmp_path / "missing.pt"))
+    metrics = Metrics(num_samples=16, batch_size=8)
+    with pytest.warns(UserWarning) as record:
+        trainer, _ = fit(tmp_path, [metrics], max_epochs=2)
+    ours = [w for w in record if "FID/KID are off" in str(w.message)]
+    assert len(ours) == 1 and "pip install 'igan[fid]'" in str(ours[0].message)
+    assert trainer.current_epoch == 2 and metrics.results == {}
+    assert "metrics/fid" not in trainer.callback_metrics
+
+
+def test_bad_arguments_are_refused():
+    for kwargs in ({"every_n_epochs": -1}, {"num_samples": 1}, {"batch_size": 0}):
+        with pytest.raises(ValueError):
+            Metrics(**kwargs)
+
+
+class RecordingStrategy:
+    """Rank 0's broadcast as the other ranks see it: they receive ``from_rank_zero``."""
+
+    def __init__(self, from_rank_zero=None) -> None:
+        self.sent, self.from_rank_zero = [], from_rank_zero
+
+    def broadcast(self, obj, src=0):
+        self.sent.append(obj)
+        return self.from_rank_zero if self.from_rank_zero is not None else obj
+
+
+def fake_trainer(is_global_zero: bool, strategy: RecordingStrategy):
+    return SimpleNamespace(
+        is_global_zero=is_global_zero, strategy=strategy, sanity_checking=False, fast_dev_run=False,
+        callback_metrics={}, loggers=[],
+    )
+
+
+def test_every_rank_joins_the_broadcast_and_records_rank_zeros_result():
+    values = {"fid": 3.0, "kid": 0.1, "kid_std": 0.0, "eval_seconds": 1.0, "num_real": 2.0, "num_fake": 2.0}
+    other_rank = fake_trainer(False, RecordingStrategy(from_rank_zero=values))
+    metrics = Metrics()
+    assert metrics.evaluate_epoch(other_rank, TinyGAN(), epoch=4) == values
+    assert other_rank.strategy.sent == [None]  # computed nothing itself
+    assert metrics.results == {4: values} and other_rank.callback_metrics["metrics/fid"].item() == 3.0
+
+
+def test_rank_zero_without_weights_still_joins_the_broadcast():
+    rank_zero = fake_trainer(True, RecordingStrategy())
+    metrics = Metrics()
+    metrics._unavailable = True  # as after the missing-weights warning
+    assert metrics.evaluate_epoch(rank_zero, TinyGAN(), epoch=1) is None
+    assert rank_zero.strategy.sent == [None] and metrics.results == {}
