@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai
 EPOCHS ?= 5
 
-.PHONY: install fonts demo test bench clean
+.PHONY: install fonts demo compare test bench clean
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,fid]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
@@ -30,6 +30,13 @@ fonts:
 
 demo: install fonts
 	$(BIN)/python train_gan.py --config configs/calligraphy_idcgan.yaml --trainer.max_epochs=$(EPOCHS)
+
+# The preset study of README.md: the three models on 32 px calligraphy, same seed, noise and budget.
+COMPARE_EPOCHS ?= 6
+COMPARE_OUT ?= runs/compare
+compare: install fonts
+	$(BIN)/python -m igan.study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --data.image_size=32 \
+		--configs configs/calligraphy_dcgan.yaml configs/calligraphy_sagan.yaml configs/calligraphy_idcgan.yaml
 
 test: install
 	$(BIN)/python -m pytest -n 2 -q
