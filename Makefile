@@ -1,11 +1,13 @@
-# The two commands of README.md: `make demo` trains IDCGAN on the embedded calligraphy dataset,
-# `make test` runs the test suite. Both create the virtual environment $(VENV) first.
+# The commands of README.md: `make demo` trains IDCGAN on the embedded calligraphy dataset,
+# `make compare` runs the preset study, `make test` runs the test suite. Each creates the
+# virtual environment $(VENV) first.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai
 EPOCHS ?= 5
+DEMO_SIZE ?= 32
 
 .PHONY: install fonts demo compare test bench clean
 
@@ -29,10 +31,11 @@ fonts:
 	fi
 
 demo: install fonts
-	$(BIN)/python train_gan.py --config configs/calligraphy_idcgan.yaml --trainer.max_epochs=$(EPOCHS)
+	$(BIN)/python train_gan.py --config configs/calligraphy_idcgan.yaml --trainer.max_epochs=$(EPOCHS) \
+		--data.image_size=$(DEMO_SIZE)
 
 # The preset study of README.md: the three models on 32 px calligraphy, same seed, noise and budget.
-COMPARE_EPOCHS ?= 6
+COMPARE_EPOCHS ?= 10
 COMPARE_OUT ?= runs/compare
 compare: install fonts
 	$(BIN)/python -m igan.study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --data.image_size=32 \

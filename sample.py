@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     except IganError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # an output path that cannot be written
+        print(f"error: cannot write {args.out}: {err.strerror or err}", file=sys.stderr)
+        return 2
     where = paths[0] if len(paths) == 1 else f"{len(paths)} images in {paths[0].parent}"
     print(f"wrote {where}")
     return 0

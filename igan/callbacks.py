@@ -8,6 +8,7 @@ from typing import Optional
 import lightning as L
 import torch
 from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.utilities import rank_zero_info
 
 from igan.images import grid_array, save_png
 from igan.kernel_maps import generate_with_kernel_maps, involution_layers, kernel_map_tiles
@@ -55,6 +56,7 @@ class SampleGrid(L.Callback):
         self.noise: Optional[torch.Tensor] = None
         self.last_path: Optional[Path] = None
         self.diversity: dict[int, float] = {}  # epoch -> diversity of that epoch's grid
+        self.real_diversity: Optional[float] = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self.noise = fixed_noise(self.num, pl_module.latent_dim, self.seed)
@@ -65,8 +67,24 @@ class SampleGrid(L.Callback):
         return self.dirpath / f"epoch_{epoch:03d}.png" if self.dirpath is not None else None
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.real_diversity = self.measure_real_diversity(trainer)
+        if self.real_diversity is not None and trainer.is_global_zero:
+            rank_zero_info(f"diversity of {self.num} real training images: {self.real_diversity:.3f}")
+            for logger in trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    logger.experiment.summary["metrics/diversity_real"] = self.real_diversity
         if trainer.current_epoch == 0 and trainer.global_step == 0:  # not when resuming: that grid exists already
             self.log_grid(trainer, pl_module, epoch=0)
+
+    def measure_real_diversity(self, trainer: L.Trainer) -> Optional[float]:
+        """:func:`diversity` of ``num`` real images (a seeded choice): the level a healthy generator reaches."""
+        dataset = getattr(trainer.datamodule, "dataset", None) if trainer.datamodule is not None else None
+        if dataset is None or len(dataset) < 2:
+            return None
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(self.seed))[: self.num]
+        items = [dataset[int(i)] for i in order]
+        images = torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
+        return diversity(images)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.log_grid(trainer, pl_module, epoch=trainer.current_epoch + 1)

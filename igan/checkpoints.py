@@ -3,8 +3,9 @@
 - :class:`AtomicCheckpointIO` writes each checkpoint to a temporary file in the same folder and
   renames it over the old one (``os.replace`` is atomic on POSIX), so ``last.ckpt`` is always
   the previous complete checkpoint or the new complete one, never half of one; a failed write
-  (disk full, read-only folder) leaves the previous file intact. It loads with
-  ``torch.load(weights_only=True)``: a checkpoint crafted to run code is refused.
+  (disk full, read-only folder) leaves the previous file intact. It refuses to write weights or
+  optimizer states that hold a NaN or an Inf (a diverged run keeps its last good checkpoint). It
+  loads with ``torch.load(weights_only=True)``: a checkpoint crafted to run code is refused.
 - :class:`LastCheckpoint` keeps ``last.ckpt`` after every epoch (Lightning's ``save_last`` only
   follows the numbered checkpoints); :class:`BestFIDCheckpoint` keeps ``best-fid.ckpt``.
 """
@@ -22,6 +23,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from igan.errors import IganError
+from igan.guards import checkpoint_tensors, nonfinite_tensors
 
 
 def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
@@ -65,6 +67,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
         path = Path(path)
+        bad = nonfinite_tensors(checkpoint_tensors(checkpoint))
+        if bad:
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise IganError(f"refusing to write checkpoint {path}: non-finite values (NaN/Inf) in {shown}; "
+                            "the previous one is kept")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
@@ -95,6 +102,13 @@ class LastCheckpoint(ModelCheckpoint):
         )
         if every_n_train_steps:  # steps as well as epochs
             self._every_n_epochs = 1
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # A step save at the epoch's last batch came before the epoch's grid, metrics row and callback
+        # states; Lightning would skip the epoch-end save at an already-saved step, but it must be written.
+        if self._last_global_step_saved == trainer.global_step:
+            self._last_global_step_saved = -1
+        super().on_train_epoch_end(trainer, pl_module)
 
     @property
     def state_key(self) -> str:

@@ -8,7 +8,9 @@ keys are rejected. W&B runs offline unless the environment's WANDB_MODE says oth
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -23,9 +25,11 @@ from igan.checkpoints import (AtomicCheckpointIO, BestFIDCheckpoint, LastCheckpo
 from igan.data import GANDataModule
 from igan.errors import IganError
 from igan.gan import GAN
+from igan.guards import DivergenceGuard
 from igan.history import RunHistory
 from igan.metrics.callback import Metrics
 from igan.models.spec import spec_of
+from igan.resume import ExactResume, GracefulInterrupt
 from igan.summary import model_summary
 
 
@@ -171,8 +175,13 @@ class IganCLI(LightningCLI):
         # Order matters: Lightning calls callbacks in list order (checkpoints last), so the
         # history row of an epoch is written after that epoch's grid and metrics exist.
         extra = [self._get(self.config_init, key) for key in self._parser(self.subcommand).callback_keys]
+        # The guard checks every batch before any checkpoint of it is written (Lightning runs checkpoint
+        # callbacks last); ExactResume saves and restores the data order, RNG states and loss sums.
         extra += [RunHistory(run_dir, samples=samples, metrics=metrics),
-                  LastCheckpoint(checkpoint.dirpath, every_n_train_steps=self.config.last_every_n_steps)]
+                  last := LastCheckpoint(checkpoint.dirpath, every_n_train_steps=self.config.last_every_n_steps),
+                  DivergenceGuard(checkpoint.dirpath),
+                  ExactResume(self.config.seed_everything if type(self.config.seed_everything) is int else None),
+                  GracefulInterrupt(last)]
         if metrics is not None and metrics.every_n_epochs > 0:
             extra.append(BestFIDCheckpoint(checkpoint.dirpath))
         trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
@@ -213,16 +222,92 @@ def _fail(message: str) -> int:
     return 2
 
 
+#: Seconds the W&B reachability check may take before the run falls back to offline logging.
+WANDB_PROBE_TIMEOUT = 10.0
+
+
+def _wandb_online_problem(timeout: float = WANDB_PROBE_TIMEOUT) -> Optional[str]:
+    """Why W&B cannot log online right now (no credentials, server unreachable, key rejected), or None.
+
+    One GraphQL ``viewer`` query with a short timeout: wandb.init itself retries for minutes.
+    """
+    import requests
+
+    base = (os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").rstrip("/")
+    key = os.environ.get("WANDB_API_KEY")
+    if not key and not os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
+        netrc = requests.utils.get_netrc_auth(base)  # where `wandb login` stores the key
+        key = netrc[1] if netrc else None
+        if not key:
+            return "not logged in (no WANDB_API_KEY and no `wandb login`)"
+    try:
+        response = requests.post(f"{base}/graphql", json={"query": "query { viewer { id } }"},
+                                 auth=("api", key) if key else None, timeout=(min(5.0, timeout), timeout))
+    except requests.RequestException as err:
+        return f"cannot reach {base} ({type(err).__name__})"
+    if response.status_code in (401, 403):
+        return f"{base} rejected the API key (HTTP {response.status_code})"
+    if response.status_code >= 400:
+        return f"{base} answered HTTP {response.status_code}"
+    return None
+
+
+def _wandb_mode() -> None:
+    """Offline unless WANDB_MODE says otherwise; online only when W&B answers, else offline with one warning."""
+    mode = os.environ.setdefault("WANDB_MODE", "offline")
+    if mode not in ("online", "run"):
+        return
+    problem = _wandb_online_problem()
+    if problem:
+        os.environ["WANDB_MODE"] = "offline"
+        print(f"warning: W&B is unavailable: {problem}; logging offline instead "
+              "(upload later with: wandb sync <run dir>)", file=sys.stderr, flush=True)
+
+
+def _wandb_failed_online(err: BaseException) -> bool:
+    """True for an error of wandb in online mode, after switching to offline with one warning."""
+    if not type(err).__module__.startswith("wandb") or os.environ.get("WANDB_MODE") not in ("online", "run"):
+        return False
+    print(f"warning: W&B failed to start online ({type(err).__name__}: {str(err).splitlines()[0]}); "
+          "logging offline instead (upload later with: wandb sync <run dir>)", file=sys.stderr, flush=True)
+    os.environ["WANDB_MODE"] = "offline"
+    if wandb_run := sys.modules["wandb"].run:
+        wandb_run.finish()
+    return True
+
+
+def _interrupted(cli: Optional[IganCLI], err: BaseException) -> Optional[int]:
+    """Exit code after SIGTERM / Ctrl-C, with the one line saying what was saved; None for other exits."""
+    stop = next((c for c in getattr(getattr(cli, "trainer", None), "callbacks", []) if isinstance(c, GracefulInterrupt)),
+                None)
+    if stop is not None and stop.outcome:
+        print(stop.outcome, file=sys.stderr, flush=True)
+        return stop.exit_code or 130
+    if isinstance(err, KeyboardInterrupt):
+        print("interrupted (Ctrl-C) before training started; nothing to resume", file=sys.stderr, flush=True)
+        return 130
+    return None
+
+
 def main(args: Optional[list[str]] = None) -> int:
-    """Train one GAN from a config; returns the process exit code."""
-    os.environ.setdefault("WANDB_MODE", "offline")
+    """Train one GAN from a config; returns the process exit code.
+
+    SIGTERM and Ctrl-C end it with last.ckpt saved and one ``interrupted:`` line (exit 143 / 130).
+    """
+    _wandb_mode()
     import wandb
 
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cli = None
     try:
         try:
             cli = IganCLI(args=args)
         except (IganError, ValueError) as err:  # bad config values, caught while building the classes
             return _fail(str(err))
+        except Exception as err:  # wandb.init runs here (the logger's epoch axis); nothing is trained or written yet
+            if _wandb_failed_online(err):
+                return main(args)
+            raise
         stats = cli.model_stats
         print(f"Run '{cli.run_name()}': G {stats['params_G'] / 1e6:.2f} M params, "
               f"{stats['flops_G_per_image'] / 1e9:.3f} GFLOPs per image; D {stats['params_D'] / 1e6:.2f} M params, "
@@ -231,11 +316,25 @@ def main(args: Optional[list[str]] = None) -> int:
             cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
         except IganError as err:
             return _fail(str(err))
-        print(cli.summary())
+        except Exception as err:
+            if cli.trainer.global_step == 0 and _wandb_failed_online(err):
+                return main(args)  # once: WANDB_MODE is offline now
+            raise
+        if cli.trainer.is_global_zero:  # other DDP ranks have no run folder or W&B run of their own
+            print(cli.summary())
         return 0
+    except (KeyboardInterrupt, SystemExit) as err:  # SIGTERM and Ctrl-C end fit with these
+        code = _interrupted(cli, err)
+        if code is None:
+            raise
+        return code
     finally:
         if wandb.run is not None:
             wandb.finish()
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():  # Lightning and GracefulInterrupt installed their own
+                if handler is not None:
+                    signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

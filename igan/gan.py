@@ -2,6 +2,11 @@
 
 It knows nothing of architectures: the networks arrive built (LightningCLI instantiates them
 from the config's class paths), and the checkpoint records them as plain specs.
+
+Several devices (``--trainer.devices=N --trainer.strategy=ddp``): each process trains on its own
+``data.batch_size`` images per step and DDP averages the gradients, so one step sees
+``data.batch_size x N`` real images (and as many fakes: the noise differs per process). Keep the
+learning rates, or scale ``data.batch_size`` down by N to train with the single-device batch.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ from typing import Literal, Optional
 
 import lightning as L
 import torch
+from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 from igan.augment import augment as apply_augment
 from igan.augment import parse_policy
 from igan.ema import GeneratorEMA
+from igan.errors import IganError
 from igan.losses import LOSSES, gradient_penalty, r1_penalty
+from igan.models.blocks import double_backward_attention
 from igan.models.spec import build_from_spec, spec_of
 
 
@@ -128,6 +136,25 @@ class GAN(L.LightningModule):
         """D(x) as a probability for the BCE loss, as the raw score mean otherwise."""
         return torch.sigmoid(scores).mean() if self.hparams.loss == "ns" else scores.mean()
 
+    def setup(self, stage: str) -> None:
+        """Prepare DDP for two backward passes per step, and give each process its own noise."""
+        strategy = self.trainer.strategy
+        if isinstance(strategy, DDPStrategy):
+            # Each step has two backward passes (D's loss, then G's), and each reaches one network's
+            # parameters only. DDP must look for the parameters a backward did not reach, or it
+            # waits for their gradients and fails at the next backward (Lightning's advice too).
+            # Set here, before the strategy wraps the module, so that plain `strategy=ddp` works.
+            ddp_kwargs = strategy._ddp_kwargs
+            if ddp_kwargs.get("find_unused_parameters") is False:
+                raise IganError("GAN training under DDP needs find_unused_parameters=True (each backward reaches only "
+                                "G's or only D's parameters): use --trainer.strategy=ddp")
+            ddp_kwargs["find_unused_parameters"] = True
+        if stage == "fit" and self.trainer.world_size > 1 and self.global_rank > 0:
+            # Lightning seeds every process alike: without this, all would draw the same noise (and
+            # penalty interpolation, augmentation), so N devices would see N copies of each fake.
+            # Rank 0 keeps the stream of a single-device run.
+            torch.manual_seed(torch.initial_seed() + self.global_rank)
+
     def on_train_epoch_start(self) -> None:
         self._epoch_sums, self._epoch_counts = {}, {}
 
@@ -147,12 +174,16 @@ class GAN(L.LightningModule):
         self.toggle_optimizer(opt_d)
         real = self._augment(real.detach()).requires_grad_(hp.r1_gamma > 0)
         fake = self._augment(fake.detach())
-        d_real, d_fake = self.discriminator(real), self.discriminator(fake)
+        # R1 differentiates D(real) twice, so that forward takes the double-backward attention path.
+        with double_backward_attention(hp.r1_gamma > 0):
+            d_real = self.discriminator(real)
+        d_fake = self.discriminator(fake)
         d_loss = self.loss_dis(d_real, d_fake)
         terms = {"d_loss": d_loss, "d_real": self._scores_mean(d_real), "d_fake": self._scores_mean(d_fake)}
         total = d_loss
         if hp.loss == "wgan-gp":
-            terms["gp"] = gradient_penalty(self.discriminator, real, fake)
+            with double_backward_attention():
+                terms["gp"] = gradient_penalty(self.discriminator, real, fake)
             total = total + hp.gp_weight * terms["gp"]
         if hp.r1_gamma > 0:
             terms["r1"] = r1_penalty(d_real, real)  # reuses the forward on the real batch

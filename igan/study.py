@@ -31,6 +31,7 @@ class PlannedRun:
     epochs: int
     done: int = 0
     seconds: float = 0.0  # wall-clock of the run so far, start-up and evaluation included
+    pace: Optional[float] = None  # seconds per epoch since its first row, training and evaluation included
     log: Optional[Path] = None
     metrics: dict = field(default_factory=dict)
 
@@ -41,11 +42,11 @@ def _minutes(seconds: float) -> str:
 
 def estimate_left(runs: list[PlannedRun], current: PlannedRun) -> Optional[float]:
     """Seconds left: the current run at its own pace, later runs at the mean pace seen so far."""
-    paced = [r for r in runs if r.done > 0]
+    paced = [r for r in runs if r.pace is not None]
     if not paced:
         return None
-    mean_pace = sum(r.seconds for r in paced) / sum(r.done for r in paced)
-    own_pace = current.seconds / current.done if current.done else mean_pace
+    mean_pace = sum(r.pace for r in paced) / len(paced)
+    own_pace = current.pace if current.pace is not None else mean_pace
     left = (current.epochs - current.done) * own_pace
     started = False
     for r in runs:
@@ -68,15 +69,21 @@ def train_one(index: int, runs: list[PlannedRun], args: list[str], metrics_csv: 
     """Train runs[index] in a child process, printing a line whenever it finishes an epoch."""
     run = runs[index]
     start = time.perf_counter()
+    first_row: Optional[tuple[int, float]] = None  # (epoch, time) of the first row: start-up excluded from the pace
     with open(run.log, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "igan.cli", *args], stdout=log, stderr=subprocess.STDOUT)
         while True:
             finished = proc.poll() is not None
             if metrics_csv.exists():
                 rows = [r for r in read_history(metrics_csv) if r.get("epoch", "").isdigit()]
-                if rows and int(rows[-1]["epoch"]) > run.done:
+                if rows and (first_row is None or int(rows[-1]["epoch"]) > run.done):
+                    now = time.perf_counter()
                     run.done, run.metrics = int(rows[-1]["epoch"]), rows[-1]
-                    run.seconds = time.perf_counter() - start
+                    run.seconds = now - start
+                    if first_row is None:
+                        first_row = (run.done, now)
+                    elif run.done > first_row[0]:
+                        run.pace = (now - first_row[1]) / (run.done - first_row[0])
                     print(_progress_line(index, runs, run, study_start), flush=True)
             if finished:
                 break
@@ -119,6 +126,7 @@ def run_study(configs: list[str], epochs: int, out: Path, overrides: list[str], 
             raise IganError(f"run {run.name} failed (exit {code}); last lines of {run.log}:\n  " + "\n  ".join(tail))
         print(f"[{index + 1}/{len(runs)} {run.name}] done in {_minutes(run.seconds)}", flush=True)
     result = compare_runs([out / "runs" / r.name for r in runs], out / "compare")
+    print(result["markdown"], flush=True)
     print(f"Study finished in {_minutes(time.perf_counter() - study_start)}; comparison in {out / 'compare'}", flush=True)
     return result
 

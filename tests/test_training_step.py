@@ -255,3 +255,26 @@ def test_logged_g_loss_is_the_mean_over_generator_updates(n_critic_run):
     means = run.module.epoch_means()
     assert means["g_loss"] == pytest.approx(sum(g_losses) / 2, rel=1e-5)
     assert means["d_loss"] == pytest.approx(sum(log["d_loss"] for log in logs) / 4, rel=1e-5, abs=1e-7)
+
+
+def test_penalties_refuse_a_batch_norm_discriminator():
+    """R1 and WGAN-GP treat each sample's gradient on its own; BatchNorm couples the samples."""
+    g, _ = tiny_nets()
+    d = DCGANDiscriminator(image_size=16, channels=1, width=4, batch_norm=True)
+    for kwargs in ({"loss": "wgan-gp"}, {"loss": "hinge", "r1_gamma": 1.0}):
+        with pytest.raises(ValueError, match="needs a discriminator without BatchNorm"):
+            GAN(g, d, **kwargs)
+    GAN(g, d, loss="hinge")  # no penalty: BatchNorm is fine
+
+
+def test_r1_reuses_the_discriminators_forward_on_the_real_batch():
+    """A D-only batch with R1 runs D twice (real, fake), not a third time for the penalty."""
+    g, d = tiny_nets()
+    forwards = []
+    d.register_forward_hook(lambda *_: forwards.append(1))
+    module = GAN(g, d, loss="hinge", r1_gamma=R1_GAMMA, n_critic=2)
+    trainer = L.Trainer(accelerator="cpu", max_steps=-1, limit_train_batches=1, max_epochs=1, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(module, DataLoader(TensorDataset(images(1)), batch_size=B))
+    assert int(module.d_updates) == 1 and trainer.global_step == 0  # a D step, no G step
+    assert len(forwards) == 2

@@ -16,6 +16,7 @@ from igan.data.calligraphy import DEFAULT_FONTS, gb2312_level1, load_or_build
 from igan.data.cifar10 import load_cifar10
 from igan.data.folder import load_folder, to_channels
 from igan.errors import IganError
+from igan.resume import EpochShuffleSampler
 
 
 class GlyphDataset(Dataset):
@@ -106,6 +107,9 @@ class GANDataModule(L.LightningDataModule):
             raise IganError("data.fonts is empty: name at least one Kai font (installed family name or font file path)")
         self.save_hyperparameters()
         self.dataset: Optional[Dataset] = None
+        # Epoch e's batch order depends on (seed, e) alone, so a resumed run sees the batches an
+        # uninterrupted one would (igan.resume.ExactResume sets the seed and the resume point).
+        self.train_sampler = EpochShuffleSampler()
 
     def prepare_data(self) -> None:
         """Download or render once, in one process, before any worker reads.
@@ -160,10 +164,11 @@ class GANDataModule(L.LightningDataModule):
                 f"the {self.hparams.name} dataset has {len(self.dataset)} images, fewer than "
                 f"data.batch_size={self.hparams.batch_size}"
             )
+        self.train_sampler.num_items = len(self.dataset)
         return DataLoader(
             self.dataset,
             batch_size=self.hparams.batch_size,
-            shuffle=True,
+            sampler=self.train_sampler,
             drop_last=True,  # equal batches keep BatchNorm statistics and loss scales comparable
             num_workers=self.hparams.num_workers,
             persistent_workers=self.hparams.num_workers > 0,

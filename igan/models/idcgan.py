@@ -27,6 +27,9 @@ class IDCGANGenerator(nn.Module):
             or none in replace mode; [] for none).
         kernel_size, group_channels, reduction_ratio: of each involution (K, C/G, r).
         involution_norm: BatchNorm in the involution's kernel branch (the paper's sigma).
+        kernel_spectral_norm: spectral norm on the kernel branch's two 1x1 convs (off, as in the
+            public InvolutionGAN code; on makes the ablation match attention, whose projections
+            carry spectral norm).
         replace: swap each hidden stride-2 transposed conv for nearest up-sampling, involution
             and a 1x1 conv (RedNet style).
     """
@@ -47,13 +50,15 @@ class IDCGANGenerator(nn.Module):
         reduction_ratio: int = 4,
         involution_norm: bool = True,
         replace: bool = False,
+        kernel_spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.init_args = record_init_args(locals())
         self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
 
         def involution(c: int) -> nn.Module:
-            return involution_block(c, kernel_size, group_channels, reduction_ratio, involution_norm)
+            return involution_block(c, kernel_size, group_channels, reduction_ratio, involution_norm,
+                                    spectral_norm=kernel_spectral_norm)
 
         def up(c_in: int, c_out: int) -> nn.Module:
             mix = maybe_sn(nn.Conv2d(c_in, c_out, 1, bias=not batch_norm), spectral_norm)
@@ -80,6 +85,7 @@ class IDCGANDiscriminator(nn.Module):
         kernel_size, group_channels, reduction_ratio: of each involution.
         involution_norm: BatchNorm in the kernel branch; must be off for a critic trained with a
             gradient penalty, whose per-sample gradients batch statistics would couple.
+        kernel_spectral_norm: spectral norm on the kernel branch's 1x1 convs (see the generator).
         replace: swap each hidden stride-2 conv for a stride-2 involution and a 1x1 conv.
     """
 
@@ -98,13 +104,15 @@ class IDCGANDiscriminator(nn.Module):
         reduction_ratio: int = 4,
         involution_norm: bool = True,
         replace: bool = False,
+        kernel_spectral_norm: bool = False,
     ) -> None:
         super().__init__()
         self.init_args = record_init_args(locals())
         self.image_size, self.channels = image_size, channels
 
         def involution(c: int, stride: int = 1) -> nn.Module:
-            return involution_block(c, kernel_size, group_channels, reduction_ratio, involution_norm, stride)
+            return involution_block(c, kernel_size, group_channels, reduction_ratio, involution_norm, stride,
+                                    spectral_norm=kernel_spectral_norm)
 
         def down(c_in: int, c_out: int) -> nn.Module:
             mix = maybe_sn(nn.Conv2d(c_in, c_out, 1, bias=not batch_norm), spectral_norm)

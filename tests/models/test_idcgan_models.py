@@ -87,3 +87,16 @@ def test_gradient_penalty_backpropagates_through_involution():
     layer = involutions(d)[0]
     assert gp.item() > 0
     assert layer.span.weight.grad is not None and layer.span.weight.grad.abs().sum() > 0
+
+
+def test_kernel_spectral_norm_is_an_option_of_the_involution_branch():
+    """Off by default (public InvolutionGAN code); on, the ablation matches attention's SN projections."""
+    from torch.nn.utils import parametrize
+
+    for kernel_sn in (False, True):
+        for net in (IDCGANGenerator(32, 1, width=16, spectral_norm=True, kernel_spectral_norm=kernel_sn),
+                    IDCGANDiscriminator(32, 1, width=16, spectral_norm=True, batch_norm=False, involution_norm=False,
+                                        kernel_spectral_norm=kernel_sn)):
+            (layer,) = [m for m in net.modules() if isinstance(m, Involution2d)]
+            assert parametrize.is_parametrized(layer.reduce, "weight") == kernel_sn
+            assert parametrize.is_parametrized(layer.span, "weight") == kernel_sn

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from igan.models import SAGANDiscriminator, SAGANGenerator
 from igan.models.blocks import SelfAttention2d
@@ -75,12 +76,116 @@ def test_custom_attention_resolutions():
 
 
 def test_r1_penalty_backpropagates_through_attention():
-    """Gradient penalties differentiate D twice; the attention must support it."""
+    """Gradient penalties differentiate D twice; inside double_backward_attention the attention supports it
+    (SDPA's fused kernels, used everywhere else, have no double backward)."""
     from igan.losses import r1_penalty
+    from igan.models.blocks import double_backward_attention
 
     d = SAGANDiscriminator(32, 3, width=16)
     d.net[2].gamma.data.fill_(1.0)  # the attention block right after the first conv
     real = torch.randn(4, 3, 32, 32, requires_grad=True)
-    penalty = r1_penalty(d(real), real)
+    with double_backward_attention():
+        penalty = r1_penalty(d(real), real)
     penalty.backward()
     assert penalty.item() > 0 and d.net[2].query.parametrizations.weight.original.grad.abs().sum() > 0
+
+
+# The attention's two paths: fused SDPA kernels by default, the math backend for gradient penalties.
+
+def _attention_ops(fn) -> set[str]:
+    """Names of the scaled-dot-product-attention kernels ``fn`` runs (forward and backward)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    return {e.key for e in prof.key_averages() if "scaled_dot_product" in e.key or "attention" in e.key}
+
+
+MATH_OP = "aten::_scaled_dot_product_attention_math"
+
+
+@pytest.mark.parametrize("channels, side", [(16, 8), (64, 16)])
+def test_fused_and_double_backward_paths_compute_the_same_attention(channels, side):
+    from igan.models.blocks import double_backward_attention
+
+    torch.manual_seed(0)
+    block = SelfAttention2d(channels)
+    block.gamma.data.fill_(0.7)
+    x = torch.randn(3, channels, side, side, requires_grad=True)
+    weights = [block.gamma, block.query.parametrizations.weight.original, block.value.parametrizations.weight.original]
+    block.eval()  # no power iteration: both paths see the same spectrally normalised weights
+    fast = block(x)
+    fast_grads = torch.autograd.grad(fast.square().sum(), [x, *weights])
+    with double_backward_attention():
+        math = block(x)
+    math_grads = torch.autograd.grad(math.square().sum(), [x, *weights])
+    torch.testing.assert_close(fast, math, rtol=1e-5, atol=1e-5)
+    for a, b in zip(fast_grads, math_grads):  # sums over many positions: tolerance relative to their size
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+
+
+def test_only_the_penalty_path_runs_the_math_backend():
+    from igan.losses import gradient_penalty, hinge_loss_dis
+    from igan.models.blocks import attention_double_backward_enabled, double_backward_attention
+
+    d = SAGANDiscriminator(32, 1, width=16)
+    d.net[2].gamma.data.fill_(1.0)
+    real, fake = torch.randn(4, 1, 32, 32), torch.randn(4, 1, 32, 32)
+
+    def plain_step():  # a hinge D step without penalty: one backward
+        hinge_loss_dis(d(real), d(fake)).backward()
+
+    def penalty_step():  # WGAN-GP as igan.gan.GAN computes it: a double backward
+        with double_backward_attention():
+            assert attention_double_backward_enabled()
+            gp = gradient_penalty(d, real, fake)
+        gp.backward()
+
+    def sampling():
+        with torch.no_grad():
+            d(fake)
+
+    assert MATH_OP not in _attention_ops(plain_step)
+    assert MATH_OP not in _attention_ops(sampling)
+    assert MATH_OP in _attention_ops(penalty_step)
+    assert not attention_double_backward_enabled()  # restored on exit
+
+
+def test_double_backward_flag_is_scoped_nested_and_per_thread():
+    import threading
+
+    from igan.models.blocks import attention_double_backward_enabled, double_backward_attention
+
+    seen_by_other_thread = []
+    with double_backward_attention():
+        with double_backward_attention(enabled=False):  # a conditional inner block keeps the outer one
+            assert attention_double_backward_enabled()
+        thread = threading.Thread(target=lambda: seen_by_other_thread.append(attention_double_backward_enabled()))
+        thread.start()
+        thread.join()
+    assert seen_by_other_thread == [False]
+    with pytest.raises(RuntimeError):
+        with double_backward_attention():
+            raise RuntimeError
+    assert not attention_double_backward_enabled()
+
+
+@pytest.mark.parametrize("penalty", ["r1", "wgan-gp"])
+def test_a_gan_step_with_a_penalty_trains_a_sagan_discriminator(penalty):
+    """igan.gan.GAN enters the double-backward path around its penalties (fused kernels have none)."""
+    import lightning as L
+
+    from igan.gan import GAN
+
+    torch.manual_seed(0)
+    g = SAGANGenerator(16, 1, latent_dim=8, width=4, batch_norm=False)
+    d = SAGANDiscriminator(16, 1, width=8)
+    d.net[2].gamma.data.fill_(1.0)
+    before = d.net[2].query.parametrizations.weight.original.detach().clone()
+    kwargs = {"loss": "wgan-gp"} if penalty == "wgan-gp" else {"loss": "hinge", "r1_gamma": 1.0}
+    module = GAN(generator=g, discriminator=d, **kwargs)
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(module, train_dataloaders=DataLoader(TensorDataset(torch.rand(4, 1, 16, 16) * 2 - 1), batch_size=4))
+    assert penalty.replace("wgan-", "") in module.epoch_means()
+    assert not torch.equal(before, d.net[2].query.parametrizations.weight.original)

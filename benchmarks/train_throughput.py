@@ -1,0 +1,496 @@
+"""Training throughput of the shipped GANs: the Lightning module against a bare PyTorch loop.
+
+For each config and image size, one full training iteration (a D update, penalties included,
+then a G update) is timed three ways, all in one process on the current device (CUDA when
+present, else CPU):
+
+* ``Lightning img/s``: real images per second through the real :class:`igan.gan.GAN` run by a
+  ``lightning.Trainer`` (no logger, progress bar or checkpoints), from the start of one batch to
+  the start of the next; batches are random tensors already on the device.
+* ``bare img/s``: the same iteration written as a plain PyTorch loop over the same networks,
+  losses, penalties and Adam settings (G's parameters frozen during the D step and D's during the
+  G step, as Lightning's ``toggle_optimizer`` does).
+* where the time goes, from the bare loop: ``D step`` (generating its fakes included) and
+  ``G step`` as shares of the iteration; ``penalty``: the D step with its gradient penalty minus
+  the D step without it; ``blocks``: 1 - (the iteration with every attention/involution block
+  replaced by the identity) / (the iteration); ``data``: the real DataLoader of the config
+  (calligraphy glyphs rendered under ``--data-root``) per batch, host-to-device copy included, as a
+  share of (Lightning iteration + data); ``sys``: system CPU time over user + system over the
+  timed Lightning iterations (``os.times``, CPU only), with the minor page faults per iteration.
+
+Every time is the median over ``--iters`` iterations after ``--warmup`` (which absorb the
+involution kernels' compilation). ``peak MiB`` is the most memory one warm bare iteration holds
+above what was held before it (weights, Adam state, the batch): CUDA's ``max_memory_allocated``,
+or on CPU the peak of PyTorch's live allocations recorded by ``torch.profiler``
+(``profile_memory=True``); not the resident set size, which the C allocator's caching blurs.
+
+    python benchmarks/train_throughput.py                      # 6 configs x 32 and 64 px
+    python benchmarks/train_throughput.py --sizes 32 --iters 3 --warmup 1 --configs configs/calligraphy_dcgan.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import importlib
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import yaml
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import lightning as L  # noqa: E402
+
+from igan.augment import augment as apply_augment  # noqa: E402
+from igan.gan import GAN  # noqa: E402
+from igan.losses import LOSSES, gradient_penalty, r1_penalty  # noqa: E402
+from igan.models.blocks import SelfAttention2d, double_backward_attention  # noqa: E402
+from igan.ops import Involution2d  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = [
+    "configs/calligraphy_dcgan.yaml",
+    "configs/calligraphy_sagan.yaml",
+    "configs/calligraphy_idcgan.yaml",
+    "configs/ablation/calligraphy_none.yaml",
+    "configs/ablation/calligraphy_attention.yaml",
+    "configs/ablation/calligraphy_involution.yaml",
+]
+BLOCKS = (SelfAttention2d, Involution2d)
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine(device: torch.device) -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    lines = [f"CPU: {cpu}, {os.cpu_count()} logical cores ({usable} usable), {torch.get_num_threads()} torch threads"]
+    if device.type == "cuda":
+        lines.append(f"GPU: {torch.cuda.get_device_name(device)}")
+    lines.append(f"torch {torch.__version__}, lightning {L.__version__}, Python {platform.python_version()}, "
+                 f"device {device.type}")
+    return "\n".join(lines)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def peak_iteration_mib(loop: "BareLoop", real: torch.Tensor, device: torch.device) -> float:
+    """Peak of the memory one (warm) bare iteration allocates above what is held before it, in MiB.
+
+    CUDA: ``max_memory_allocated``. CPU: the running sum of every allocation and free through
+    PyTorch's CPU allocator, as ``torch.profiler`` records them with ``profile_memory=True``
+    (Inductor's buffers for the compiled involution come from the same allocator).
+    """
+    if device.type == "cuda":
+        sync(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        loop.iteration(real)
+        sync(device)
+        return (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    from torch._C._profiler import _EventType
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        loop.iteration(real)
+    events = []
+    stack = list(prof.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        node = stack.pop()
+        if node.tag == _EventType.Allocation:
+            events.append((node.start_time_ns, node.extra_fields.alloc_size))
+        stack.extend(node.children)
+    level = peak = 0
+    for _, size in sorted(events, key=lambda e: e[0]):
+        level += size
+        peak = max(peak, level)
+    return peak / 2**20
+
+
+MEMORY_METHOD = {
+    "cuda": "CUDA max_memory_allocated",
+    "cpu": "peak of PyTorch's live CPU allocations (torch.profiler, profile_memory=True)",
+}
+
+
+# --------------------------------------------------------------------------- models
+
+
+def load_config(path: Path) -> dict:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def _instantiate(spec: dict, **links) -> nn.Module:
+    module, _, name = spec["class_path"].rpartition(".")
+    return getattr(importlib.import_module(module), name)(**{**spec.get("init_args", {}), **links})
+
+
+def build_gan(config: dict, image_size: int, seed: int = 0) -> GAN:
+    """The GAN module of ``config`` at ``image_size``, as train_gan.py builds it (data.image_size and
+    data.channels linked into both networks)."""
+    torch.manual_seed(seed)
+    model = dict(config["model"])
+    links = {"image_size": image_size, "channels": config["data"]["channels"]}
+    generator = _instantiate(model.pop("generator"), **links)
+    discriminator = _instantiate(model.pop("discriminator"), **links)
+    if "betas" in model:
+        model["betas"] = tuple(model["betas"])
+    return GAN(generator=generator, discriminator=discriminator, **model)
+
+
+def without_blocks(net: nn.Module) -> nn.Module:
+    """A copy of ``net`` with each attention/involution block replaced by the identity."""
+    net = copy.deepcopy(net)
+    for parent in list(net.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, BLOCKS):
+                setattr(parent, name, nn.Identity())
+    return net
+
+
+def block_names(net: nn.Module) -> list[str]:
+    names = {"attention" if isinstance(m, SelfAttention2d) else "involution" for m in net.modules() if isinstance(m, BLOCKS)}
+    return sorted(names)
+
+
+# --------------------------------------------------------------------------- Lightning
+
+
+class FixedBatches(torch.utils.data.Dataset):
+    """``n`` times the same ready batch (DataLoader with ``batch_size=None``): no loading cost."""
+
+    def __init__(self, batch: torch.Tensor, n: int) -> None:
+        self.batch, self.n = batch, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.batch
+
+
+class IterationTimer(L.Callback):
+    """Start-to-start time of each batch, and CPU times and page faults over the timed ones."""
+
+    def __init__(self, warmup: int, iters: int, device: torch.device) -> None:
+        self.warmup, self.iters, self.device = warmup, iters, device
+        self.starts: list[float] = []
+        self.cpu = (0.0, 0.0)
+        self.faults = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        sync(self.device)
+        now = time.perf_counter()
+        self.starts.append(now)
+        if batch_idx == self.warmup:
+            self._times = os.times()
+            self._faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        elif batch_idx == self.warmup + self.iters:
+            times = os.times()
+            self.cpu = (times.user - self._times.user, times.system - self._times.system)
+            self.faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - self._faults
+
+    def iteration_times(self) -> list[float]:
+        deltas = [b - a for a, b in zip(self.starts, self.starts[1:])]
+        return deltas[self.warmup:self.warmup + self.iters]
+
+
+def time_lightning(gan: GAN, batch: torch.Tensor, warmup: int, iters: int, device: torch.device) -> IterationTimer:
+    timer = IterationTimer(warmup, iters, device)
+    n = warmup + iters + 1  # the last batch only closes the last timed iteration
+    trainer = L.Trainer(
+        accelerator=device.type, devices=1, max_epochs=1, limit_train_batches=n, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+    )
+    loader = torch.utils.data.DataLoader(FixedBatches(batch, n), batch_size=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(gan, train_dataloaders=loader)
+    return timer
+
+
+# --------------------------------------------------------------------------- bare loop
+
+
+class BareLoop:
+    """The iteration of :meth:`igan.gan.GAN.training_step` (n_critic = 1) in plain PyTorch."""
+
+    def __init__(self, gan: GAN, generator: nn.Module, discriminator: nn.Module, device: torch.device) -> None:
+        hp = gan.hparams
+        if hp.n_critic != 1 or hp.ema_decay is not None:
+            raise ValueError("the bare loop times n_critic = 1 without EMA, as the shipped configs train")
+        self.hp, self.device = hp, device
+        self.g, self.d = generator.to(device).train(), discriminator.to(device).train()
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=hp.lr_g, betas=tuple(hp.betas))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
+        self.loss_dis, self.loss_gen = LOSSES[hp.loss]
+        self.policy = gan.augment_policy
+        self.latent_dim = gan.latent_dim
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        return apply_augment(x, self.policy) if self.policy else x
+
+    def iteration(self, real: torch.Tensor, penalty: bool = True) -> tuple[float, float]:
+        """One D and one G update; returns the seconds of the D step and of the G step."""
+        hp, device = self.hp, self.device
+        r1 = penalty and hp.r1_gamma > 0
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            fake = self.g(torch.randn(real.shape[0], self.latent_dim, device=device))
+        self.g.requires_grad_(False)
+        real_in = self._augment(real.detach()).requires_grad_(r1)
+        fake_in = self._augment(fake)
+        with double_backward_attention(r1):
+            d_real = self.d(real_in)
+        d_fake = self.d(fake_in)
+        total = self.loss_dis(d_real, d_fake)
+        if penalty and hp.loss == "wgan-gp":
+            with double_backward_attention():
+                total = total + hp.gp_weight * gradient_penalty(self.d, real_in, fake_in)
+        if r1:
+            total = total + hp.r1_gamma * r1_penalty(d_real, real_in)
+        self.opt_d.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_d.step()
+        self.g.requires_grad_(True)
+        sync(device)
+        t1 = time.perf_counter()
+        self.d.requires_grad_(False)
+        z = torch.randn(real.shape[0], self.latent_dim, device=device)
+        g_loss = self.loss_gen(self.d(self._augment(self.g(z))))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.d.requires_grad_(True)
+        sync(device)
+        return t1 - t0, time.perf_counter() - t1
+
+    def run(self, real: torch.Tensor, warmup: int, iters: int, penalty: bool = True) -> dict[str, float]:
+        d_times, g_times, totals = [], [], []
+        for i in range(warmup + iters):
+            sync(self.device)
+            start = time.perf_counter()
+            d, g = self.iteration(real, penalty)
+            if i >= warmup:
+                d_times.append(d)
+                g_times.append(g)
+                totals.append(time.perf_counter() - start)
+        med = statistics.median
+        return {"iter": med(totals), "d": med(d_times), "g": med(g_times)}
+
+
+def has_penalty(gan: GAN) -> bool:
+    return gan.hparams.loss == "wgan-gp" or gan.hparams.r1_gamma > 0
+
+
+# --------------------------------------------------------------------------- data
+
+
+_data_cache: dict[tuple, float] = {}
+
+
+def time_data(config: dict, image_size: int, batch_size: int, root: str, batches: int, device: torch.device) -> float:
+    """Median seconds per batch of the config's real DataLoader (host-to-device copy included)."""
+    from igan.data import GANDataModule
+
+    data = {k: v for k, v in config["data"].items() if k not in ("root", "image_size", "batch_size")}
+    key = (tuple(sorted((k, str(v)) for k, v in data.items())), image_size, batch_size, root)
+    if key in _data_cache:
+        return _data_cache[key]
+    dm = GANDataModule(**{**data, "root": root, "image_size": image_size, "batch_size": batch_size})
+    started = time.perf_counter()
+    dm.prepare_data()
+    dm.setup("fit")
+    if time.perf_counter() - started > 5:
+        print(f"(data: {config['data']['name']} at {image_size} px prepared in {time.perf_counter() - started:.0f} s)",
+              file=sys.stderr)
+    times = []
+    while len(times) < batches + 1:
+        it = iter(dm.train_dataloader())
+        while len(times) < batches + 1:
+            start = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                break
+            batch.to(device, non_blocking=True)
+            sync(device)
+            times.append(time.perf_counter() - start)
+    _data_cache[key] = statistics.median(times[1:])  # the first includes starting the iterator
+    return _data_cache[key]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
+    config = load_config(config_path)
+    batch_size = args.batch_size or config["data"]["batch_size"]
+    channels = config["data"]["channels"]
+    real = (torch.rand(batch_size, channels, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1).to(device)
+    row: dict = {"config": str(config_path.relative_to(REPO) if config_path.is_relative_to(REPO) else config_path),
+                 "px": size, "batch": batch_size}
+
+    gan = build_gan(config, size)
+    row["blocks_kind"] = "+".join(block_names(gan.generator)) or "-"
+    bare_nets = (copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator))
+    plain_nets = (without_blocks(gan.generator), without_blocks(gan.discriminator))
+    timer = time_lightning(gan, real, args.warmup, args.iters, device)
+    lightning_iter = statistics.median(timer.iteration_times())
+    row["lightning"] = lightning_iter
+    user, system = timer.cpu
+    row["sys"] = system / (user + system) if device.type == "cpu" and user + system > 0 else None
+    row["faults"] = timer.faults / args.iters
+
+    loop = BareLoop(gan, *bare_nets, device)
+    bare = loop.run(real, args.warmup, args.iters)
+    row.update(bare=bare["iter"], d=bare["d"], g=bare["g"], peak_mib=peak_iteration_mib(loop, real, device))
+    if has_penalty(gan):
+        no_penalty = BareLoop(gan, *bare_nets, device).run(real, args.warmup, args.iters, penalty=False)
+        row["penalty"] = max(0.0, bare["d"] - no_penalty["d"])
+    if row["blocks_kind"] != "-" and not args.no_block_timing:
+        try:
+            row["no_blocks"] = BareLoop(gan, *plain_nets, device).run(real, args.warmup, args.iters)["iter"]
+        except RuntimeError as err:  # a block that changes the shape (involution replace mode)
+            print(f"({row['config']} {size} px: blocks not timed: {err})", file=sys.stderr)
+    if not args.no_data:
+        row["data"] = time_data(config, size, batch_size, args.data_root, args.data_batches, device)
+    del gan, bare_nets, plain_nets
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return row
+
+
+def pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+COLUMNS = ["config", "px", "batch", "Lightning img/s", "bare img/s", "Lightning/bare", "peak MiB", "D step", "G step",
+           "penalty", "blocks", "data ms/batch", "data", "sys", "faults/iter"]
+
+
+def format_row(r: dict) -> list[str]:
+    it = r["bare"]
+    data = r.get("data")
+    return [
+        r["config"], str(r["px"]), str(r["batch"]),
+        f"{r['batch'] / r['lightning']:.1f}", f"{r['batch'] / r['bare']:.1f}", f"{r['bare'] / r['lightning']:.3f}",
+        f"{r['peak_mib']:.0f}",
+        pct(r["d"] / it), pct(r["g"] / it),
+        pct(r["penalty"] / it) if "penalty" in r else "-",
+        f"{pct(1 - r['no_blocks'] / it)} {r['blocks_kind']}" if "no_blocks" in r else "-",
+        f"{1e3 * data:.1f}" if data is not None else "-",
+        pct(data / (r["lightning"] + data)) if data is not None else "-",
+        pct(r["sys"]), f"{r['faults']:.0f}",
+    ]
+
+
+def check_targets(rows: list[dict], device: torch.device) -> list[str]:
+    """The issue's targets, each with its verdict on this run."""
+    lines = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    ratios = [(r["config"], r["px"], r["bare"] / r["lightning"]) for r in rows]
+    worst = min(ratios, key=lambda x: x[2])
+    lines.append(f"- Lightning within 5% of the bare loop (Lightning/bare >= 0.95): {verdict(worst[2] >= 0.95)} "
+                 f"(lowest {worst[2]:.3f}, {worst[0]} {worst[1]} px)")
+    by = {(Path(r["config"]).name, r["px"]): r for r in rows}
+    for px in sorted({r["px"] for r in rows}):
+        inv, none = by.get(("calligraphy_involution.yaml", px)), by.get(("calligraphy_none.yaml", px))
+        if inv and none:
+            ratio = none["lightning"] / inv["lightning"]
+            lines.append(f"- ablation involution >= 0.95x ablation none at {px} px: {verdict(ratio >= 0.95)} ({ratio:.3f}x)")
+    sagan, dcgan = by.get(("calligraphy_sagan.yaml", 64)), by.get(("calligraphy_dcgan.yaml", 64))
+    if sagan and dcgan:
+        ratio = dcgan["lightning"] / sagan["lightning"]
+        lines.append(f"- SAGAN >= 1/2 of DCGAN's throughput at 64 px ({device.type}): {verdict(ratio >= 0.5)} ({ratio:.3f}x)")
+    shares = [(r["config"], r["px"], r["data"] / (r["lightning"] + r["data"])) for r in rows if r.get("data") is not None]
+    if shares:
+        top = max(shares, key=lambda x: x[2])
+        lines.append(f"- data pipeline < 5% of the iteration: {verdict(top[2] < 0.05)} (highest {100 * top[2]:.1f}%, "
+                     f"{top[0]} {top[1]} px)")
+    sys_shares = [(r["config"], r["px"], r["sys"]) for r in rows if r.get("sys") is not None]
+    if sys_shares:
+        top = max(sys_shares, key=lambda x: x[2])
+        lines.append(f"- system time < 10% on CPU: {verdict(top[2] < 0.10)} (highest {100 * top[2]:.1f}%, {top[0]} {top[1]} px)")
+    return lines
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", nargs="+", default=CONFIGS, help="config files (default: the 3 models and the 3 ablations)")
+    ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64], help="image sides (default: 32 64)")
+    ap.add_argument("--iters", type=int, default=5, help="timed iterations per measurement (median; default 5)")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed iterations before them (default 2)")
+    ap.add_argument("--batch-size", type=int, default=None, help="default: the config's data.batch_size")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=None, help="torch threads on CPU (default: torch's)")
+    ap.add_argument("--data-root", default="data", help="where the real data is (rendered if missing; default data)")
+    ap.add_argument("--data-batches", type=int, default=20, help="real DataLoader batches timed (default 20)")
+    ap.add_argument("--no-data", action="store_true", help="skip the real DataLoader")
+    ap.add_argument("--no-block-timing", action="store_true", help="skip the run without attention/involution blocks")
+    args = ap.parse_args(argv)
+    if args.iters < 1 or args.warmup < 0:
+        ap.error("--iters must be >= 1 and --warmup >= 0")
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        sys.exit("--device cuda: no CUDA device available")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import logging
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    print(machine(device))
+    print(f"Median of {args.iters} iterations after {args.warmup} warm-up; img/s = real images per second "
+          f"(one D and one G update per batch).")
+    print()
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|")
+    rows = []
+    started = time.perf_counter()
+    for config in args.configs:
+        path = Path(config) if Path(config).is_file() else REPO / config
+        for size in args.sizes:
+            row = measure(path, size, args, device)
+            rows.append(row)
+            print("| " + " | ".join(format_row(row)) + " |", flush=True)
+    print()
+    print(f"Peak MiB: {MEMORY_METHOD[device.type]} during one bare iteration, above what was held before it. "
+          f"D step (its fakes included), G step, penalty and blocks: shares of the bare iteration; data: "
+          f"of (Lightning iteration + one real batch); sys: system / (user + system) CPU time. "
+          f"Total {time.perf_counter() - started:.0f} s.")
+    print()
+    print("Targets:")
+    for line in check_targets(rows, device):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
