@@ -16,7 +16,8 @@ present, else CPU):
   replaced by the identity) / (the iteration); ``data``: the real DataLoader of the config
   (calligraphy glyphs rendered under ``--data-root``) per batch, host-to-device copy included, as a
   share of (Lightning iteration + data); ``sys``: system CPU time over user + system over the
-  timed Lightning iterations (``os.times``, CPU only), with the minor page faults per iteration.
+  timed Lightning iterations (``os.times``, CPU only), with the minor page faults per iteration;
+  ``other load``: CPU time other processes took meanwhile, as a share of all cores (should be ~0).
 
 Every time is the median over ``--iters`` iterations after ``--warmup`` (which absorb the
 involution kernels' compilation). ``peak MiB`` is the most memory one warm bare iteration holds
@@ -87,6 +88,33 @@ def machine(device: torch.device) -> str:
     lines.append(f"torch {torch.__version__}, lightning {L.__version__}, Python {platform.python_version()}, "
                  f"device {device.type}")
     return "\n".join(lines)
+
+
+class OtherLoad:
+    """CPU time that other processes used while we measured, as a fraction of the machine's cores.
+
+    (busy time of all CPUs in /proc/stat - this process's user + system time) / (wall time x cores):
+    a benchmark shares the machine, and a row measured beside another job is not a measurement.
+    """
+
+    def __init__(self) -> None:
+        self.start = self._snapshot()
+
+    @staticmethod
+    def _snapshot() -> tuple[float, float, float]:
+        try:
+            with open("/proc/stat") as f:
+                ticks = [int(v) for v in f.readline().split()[1:9]]
+            busy = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+        except (OSError, ValueError):
+            busy = float("nan")
+        own = os.times()
+        return busy, own.user + own.system, time.perf_counter()
+
+    def fraction(self) -> float:
+        busy, own, wall = self._snapshot()
+        busy0, own0, wall0 = self.start
+        return max(0.0, ((busy - busy0) - (own - own0)) / ((wall - wall0) * (os.cpu_count() or 1)))
 
 
 def sync(device: torch.device) -> None:
@@ -348,6 +376,7 @@ def time_data(config: dict, image_size: int, batch_size: int, root: str, batches
 
 
 def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
+    load = OtherLoad()
     config = load_config(config_path)
     batch_size = args.batch_size or config["data"]["batch_size"]
     channels = config["data"]["channels"]
@@ -379,6 +408,7 @@ def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
             print(f"({row['config']} {size} px: blocks not timed: {err})", file=sys.stderr)
     if not args.no_data:
         row["data"] = time_data(config, size, batch_size, args.data_root, args.data_batches, device)
+    row["other_load"] = load.fraction()
     del gan, bare_nets, plain_nets
     if device.type == "cuda":
         torch.cuda.empty_cache()
@@ -390,7 +420,7 @@ def pct(x) -> str:
 
 
 COLUMNS = ["config", "px", "batch", "Lightning img/s", "bare img/s", "Lightning/bare", "peak MiB", "D step", "G step",
-           "penalty", "blocks", "data ms/batch", "data", "sys", "faults/iter"]
+           "penalty", "blocks", "data ms/batch", "data", "sys", "faults/iter", "other load"]
 
 
 def format_row(r: dict) -> list[str]:
@@ -405,13 +435,16 @@ def format_row(r: dict) -> list[str]:
         f"{pct(1 - r['no_blocks'] / it)} {r['blocks_kind']}" if "no_blocks" in r else "-",
         f"{1e3 * data:.1f}" if data is not None else "-",
         pct(data / (r["lightning"] + data)) if data is not None else "-",
-        pct(r["sys"]), f"{r['faults']:.0f}",
+        pct(r["sys"]), f"{r['faults']:.0f}", pct(r["other_load"]),
     ]
 
 
 def check_targets(rows: list[dict], device: torch.device) -> list[str]:
     """The issue's targets, each with its verdict on this run."""
     lines = []
+    busy = [f"{r['config']} {r['px']} px ({100 * r['other_load']:.0f}%)" for r in rows if r["other_load"] > 0.05]
+    if busy:
+        lines.append("- WARNING: other processes used the CPU during " + ", ".join(busy) + ": rerun those on an idle machine")
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "NOT met"
