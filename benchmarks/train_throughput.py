@@ -1,23 +1,26 @@
 """Training throughput of the shipped GANs: the Lightning module against a bare PyTorch loop.
 
 For each config and image size, one full training iteration (a D update, penalties included,
-then a G update) is timed three ways, all in one process on the current device (CUDA when
-present, else CPU):
+then a G update, batch of the config) is timed, all in one process on the current device (CUDA
+when present, else CPU), on random batches already on the device:
 
 * ``Lightning img/s``: real images per second through the real :class:`igan.gan.GAN` run by a
   ``lightning.Trainer`` (no logger, progress bar or checkpoints), from the start of one batch to
-  the start of the next; batches are random tensors already on the device.
-* ``bare img/s``: the same iteration written as a plain PyTorch loop over the same networks,
-  losses, penalties and Adam settings (G's parameters frozen during the D step and D's during the
-  G step, as Lightning's ``toggle_optimizer`` does).
-* where the time goes, from the bare loop: ``D step`` (generating its fakes included) and
-  ``G step`` as shares of the iteration; ``penalty``: the D step with its gradient penalty minus
-  the D step without it; ``blocks``: 1 - (the iteration with every attention/involution block
-  replaced by the identity) / (the iteration); ``data``: the real DataLoader of the config
-  (calligraphy glyphs rendered under ``--data-root``) per batch, host-to-device copy included, as a
-  share of (Lightning iteration + data); ``sys``: system CPU time over user + system over the
-  timed Lightning iterations (``os.times``, CPU only), with the minor page faults per iteration;
-  ``other load``: CPU time other processes took meanwhile, as a share of all cores (should be ~0).
+  the start of the next.
+* ``bare img/s``: the same iteration written as a plain PyTorch loop over copies of the same
+  networks, with the same losses, penalties and Adam settings (G's parameters frozen during the D
+  step and D's during the G step, as Lightning's ``toggle_optimizer`` does). One bare iteration
+  runs after every Lightning batch (its time is taken out of the Lightning iteration), so both
+  see the same machine state and drift cannot bias ``Lightning/bare`` (bare time / Lightning time).
+* where the time goes: ``D step`` (generating its fakes included) and ``G step`` as shares of the
+  bare iteration; ``penalty``: the D step with its gradient penalty minus the D step without it,
+  and ``blocks``: 1 - (the iteration with every attention/involution block replaced by the
+  identity) / (the iteration), both from bare iterations of the variants run in turn;
+  ``data``: the config's real DataLoader (calligraphy glyphs rendered under ``--data-root``) per
+  batch, host-to-device copy included, as a share of (Lightning iteration + data); ``sys``: system
+  CPU time / (user + system) over the timed rounds (``os.times``, CPU only), and the minor page
+  faults per iteration; ``other load``: CPU time other processes took meanwhile, as a share of all
+  cores (should be ~0: a row measured beside another job is not a measurement).
 
 Every time is the median over ``--iters`` iterations after ``--warmup`` (which absorb the
 involution kernels' compilation). ``peak MiB`` is the most memory one warm bare iteration holds
@@ -222,18 +225,26 @@ class FixedBatches(torch.utils.data.Dataset):
 
 
 class IterationTimer(L.Callback):
-    """Start-to-start time of each batch, and CPU times and page faults over the timed ones."""
+    """Times each Lightning iteration and, right after it, one bare iteration on the same batch.
 
-    def __init__(self, warmup: int, iters: int, device: torch.device) -> None:
+    Interleaved, the two see the same machine state (caches, allocator, neighbours, clock), so
+    drift cannot bias their ratio. A Lightning iteration is the time from the start of its batch to
+    the start of the next, less the bare iteration run in between. Also the CPU times and page
+    faults over the timed rounds (Lightning and bare iterations alike).
+    """
+
+    def __init__(self, warmup: int, iters: int, device: torch.device, bare: "BareLoop", real: torch.Tensor) -> None:
         self.warmup, self.iters, self.device = warmup, iters, device
+        self.bare, self.real = bare, real
         self.starts: list[float] = []
+        self.inserted: list[float] = []  # seconds of the bare iteration after each batch
+        self.bare_times: dict[str, list[float]] = {"iter": [], "d": [], "g": []}
         self.cpu = (0.0, 0.0)
         self.faults = 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         sync(self.device)
-        now = time.perf_counter()
-        self.starts.append(now)
+        self.starts.append(time.perf_counter())
         if batch_idx == self.warmup:
             self._times = os.times()
             self._faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -242,19 +253,32 @@ class IterationTimer(L.Callback):
             self.cpu = (times.user - self._times.user, times.system - self._times.system)
             self.faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - self._faults
 
-    def iteration_times(self) -> list[float]:
-        deltas = [b - a for a, b in zip(self.starts, self.starts[1:])]
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if batch_idx >= self.warmup + self.iters:  # the batch that only closes the last timed iteration
+            return
+        sync(self.device)
+        start = time.perf_counter()
+        d, g = self.bare.iteration(self.real)
+        total = time.perf_counter() - start
+        self.inserted.append(total)
+        if batch_idx >= self.warmup:
+            for key, value in (("iter", total), ("d", d), ("g", g)):
+                self.bare_times[key].append(value)
+
+    def lightning_times(self) -> list[float]:
+        deltas = [b - a - bare for a, b, bare in zip(self.starts, self.starts[1:], self.inserted)]
         return deltas[self.warmup:self.warmup + self.iters]
 
 
-def time_lightning(gan: GAN, batch: torch.Tensor, warmup: int, iters: int, device: torch.device) -> IterationTimer:
-    timer = IterationTimer(warmup, iters, device)
+def time_lightning(gan: GAN, bare: "BareLoop", real: torch.Tensor, warmup: int, iters: int,
+                   device: torch.device) -> IterationTimer:
+    timer = IterationTimer(warmup, iters, device, bare, real)
     n = warmup + iters + 1  # the last batch only closes the last timed iteration
     trainer = L.Trainer(
         accelerator=device.type, devices=1, max_epochs=1, limit_train_batches=n, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
     )
-    loader = torch.utils.data.DataLoader(FixedBatches(batch, n), batch_size=None)
+    loader = torch.utils.data.DataLoader(FixedBatches(real, n), batch_size=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer.fit(gan, train_dataloaders=loader)
@@ -317,18 +341,20 @@ class BareLoop:
         sync(device)
         return t1 - t0, time.perf_counter() - t1
 
-    def run(self, real: torch.Tensor, warmup: int, iters: int, penalty: bool = True) -> dict[str, float]:
-        d_times, g_times, totals = [], [], []
-        for i in range(warmup + iters):
-            sync(self.device)
+
+
+def interleaved(variants: list[tuple["BareLoop", bool]], real: torch.Tensor, warmup: int, iters: int) -> list[dict]:
+    """Median iteration, D step and G step of each (loop, penalty) variant, run in turn, round by round."""
+    times = [{"iter": [], "d": [], "g": []} for _ in variants]
+    for i in range(warmup + iters):
+        for (loop, penalty), record in zip(variants, times):
+            sync(loop.device)
             start = time.perf_counter()
-            d, g = self.iteration(real, penalty)
+            d, g = loop.iteration(real, penalty)
             if i >= warmup:
-                d_times.append(d)
-                g_times.append(g)
-                totals.append(time.perf_counter() - start)
-        med = statistics.median
-        return {"iter": med(totals), "d": med(d_times), "g": med(g_times)}
+                for key, value in (("iter", time.perf_counter() - start), ("d", d), ("g", g)):
+                    record[key].append(value)
+    return [{key: statistics.median(values) for key, values in record.items()} for record in times]
 
 
 def has_penalty(gan: GAN) -> bool:
@@ -386,30 +412,34 @@ def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
 
     gan = build_gan(config, size)
     row["blocks_kind"] = "+".join(block_names(gan.generator)) or "-"
-    bare_nets = (copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator))
-    plain_nets = (without_blocks(gan.generator), without_blocks(gan.discriminator))
-    timer = time_lightning(gan, real, args.warmup, args.iters, device)
-    lightning_iter = statistics.median(timer.iteration_times())
-    row["lightning"] = lightning_iter
+    bare = BareLoop(gan, copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator), device)
+    plain = BareLoop(gan, without_blocks(gan.generator), without_blocks(gan.discriminator), device)
+    timer = time_lightning(gan, bare, real, args.warmup, args.iters, device)
+    med = statistics.median
+    row.update(lightning=med(timer.lightning_times()), bare=med(timer.bare_times["iter"]),
+               d=med(timer.bare_times["d"]), g=med(timer.bare_times["g"]), peak_mib=peak_iteration_mib(bare, real, device))
     user, system = timer.cpu
     row["sys"] = system / (user + system) if device.type == "cpu" and user + system > 0 else None
-    row["faults"] = timer.faults / args.iters
+    row["faults"] = timer.faults / (2 * args.iters)  # a round is one Lightning and one bare iteration
 
-    loop = BareLoop(gan, *bare_nets, device)
-    bare = loop.run(real, args.warmup, args.iters)
-    row.update(bare=bare["iter"], d=bare["d"], g=bare["g"], peak_mib=peak_iteration_mib(loop, real, device))
+    # Where the time goes, from bare iterations run in turn: as is, without the penalty, without the blocks.
+    variants = [(bare, True)]
     if has_penalty(gan):
-        no_penalty = BareLoop(gan, *bare_nets, device).run(real, args.warmup, args.iters, penalty=False)
-        row["penalty"] = max(0.0, bare["d"] - no_penalty["d"])
+        variants.append((bare, False))
     if row["blocks_kind"] != "-" and not args.no_block_timing:
-        try:
-            row["no_blocks"] = BareLoop(gan, *plain_nets, device).run(real, args.warmup, args.iters)["iter"]
-        except RuntimeError as err:  # a block that changes the shape (involution replace mode)
-            print(f"({row['config']} {size} px: blocks not timed: {err})", file=sys.stderr)
+        variants.append((plain, True))
+    if len(variants) > 1:
+        results = interleaved(variants, real, args.warmup, args.iters)
+        base = results[0]
+        row["share_base"] = base["iter"]
+        if has_penalty(gan):
+            row["penalty"] = max(0.0, base["d"] - results[1]["d"])
+        if variants[-1][0] is plain:
+            row["no_blocks"] = results[-1]["iter"]
     if not args.no_data:
         row["data"] = time_data(config, size, batch_size, args.data_root, args.data_batches, device)
     row["other_load"] = load.fraction()
-    del gan, bare_nets, plain_nets
+    del gan, bare, plain
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return row
@@ -431,8 +461,8 @@ def format_row(r: dict) -> list[str]:
         f"{r['batch'] / r['lightning']:.1f}", f"{r['batch'] / r['bare']:.1f}", f"{r['bare'] / r['lightning']:.3f}",
         f"{r['peak_mib']:.0f}",
         pct(r["d"] / it), pct(r["g"] / it),
-        pct(r["penalty"] / it) if "penalty" in r else "-",
-        f"{pct(1 - r['no_blocks'] / it)} {r['blocks_kind']}" if "no_blocks" in r else "-",
+        pct(r["penalty"] / r["share_base"]) if "penalty" in r else "-",
+        f"{pct(1 - r['no_blocks'] / r['share_base'])} {r['blocks_kind']}" if "no_blocks" in r else "-",
         f"{1e3 * data:.1f}" if data is not None else "-",
         pct(data / (r["lightning"] + data)) if data is not None else "-",
         pct(r["sys"]), f"{r['faults']:.0f}", pct(r["other_load"]),
