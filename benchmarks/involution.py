@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -49,6 +48,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machine import describe, sync  # noqa: E402
 from igan.ops import involution  # noqa: E402
 
 SHAPES = [(64, 32), (128, 16), (256, 8)]
@@ -64,27 +64,6 @@ def unfold_reference(x, w, kernel_size, stride=1, padding=0, dilation=1):
     u = F.unfold(x, kernel_size, dilation=dilation, padding=padding, stride=stride)
     u = u.view(B, G, C // G, kernel_size * kernel_size, Ho, Wo)
     return (u * w.unsqueeze(2)).sum(3).view(B, C, Ho, Wo)
-
-
-def machine(device: torch.device) -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    parts = [f"CPU: {cpu}, {os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads"]
-    if device.type == "cuda":
-        parts.append(f"GPU: {torch.cuda.get_device_name(device)}")
-    parts.append(f"torch {torch.__version__}, Python {platform.python_version()}")
-    return "; ".join(parts)
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def timeit(fn, device, repeats):
@@ -150,7 +129,7 @@ def main(argv=None):
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
 
-    print(f"Machine: {machine(device)}")
+    print(describe(device))
     print(
         f"Involution, B={BATCH}, group_channels={GROUP_CHANNELS}, stride 1, padding K//2, {args.dtype} on "
         f"{device.type}, backend={args.backend}, median of {args.repeats}; times in ms, memory in MiB"
