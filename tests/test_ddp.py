@@ -53,6 +53,18 @@ def on_train_end(self):
     }, out / f"rank{self.global_rank}.pt")
 
 GAN.on_train_end = on_train_end
+
+import igan.metrics.callback as metrics_callback
+
+gather = metrics_callback.gather_features
+
+def gather_and_save(trainer, mine, num_samples):
+    """The evaluation's features, as each rank embedded them and as all ranks gathered them."""
+    every = gather(trainer, mine, num_samples)
+    torch.save({"mine": mine.pool, "gathered": every.pool}, out / f"features{trainer.global_rank}.pt")
+    return every
+
+metrics_callback.gather_features = gather_and_save
 sys.exit(main(sys.argv[1:]))
 '''
 
@@ -61,7 +73,8 @@ RUN = "cifar10-idcgan-s0"
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
-    """IDCGAN (WGAN-GP: double backward through D) at width 8, 2 batches of 8 per process, 2 processes."""
+    """IDCGAN (WGAN-GP: double backward through D) at width 8, 2 batches of 8 per process, 2 processes,
+    FID/KID on 9 samples (real Inception) before and after the epoch."""
     tmp = tmp_path_factory.mktemp("ddp")
     write_tiny_cifar10(tmp / "cifar")
     (tmp / "ranks").mkdir()
@@ -71,12 +84,12 @@ def ddp_run(tmp_path_factory):
            "--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
            "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--data.batch_size=8",
            "--data.num_workers=0", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-           "--metrics.every_n_epochs=0", f"--data.root={tmp / 'cifar'}",
+           "--metrics.num_samples=9", "--metrics.batch_size=4", f"--data.root={tmp / 'cifar'}",
            f"--trainer.default_root_dir={tmp / 'runs'}", f"--samples_root={tmp / 'samples'}",
            "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp"]
     env = {**os.environ, "WANDB_MODE": "offline", "TINY_CIFAR_ROOT": str(tmp / "cifar"),
            "DDP_RANK_OUT": str(tmp / "ranks"), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=240)
     return tmp, result
 
 
@@ -103,13 +116,45 @@ def test_two_process_ddp_trains_in_sync_and_writes_once(ddp_run):
     assert sorted(p.name for p in samples.iterdir()) == [
         "epoch_000.png", "epoch_001.png", "kernels_epoch_000.png", "kernels_epoch_001.png"]
     checkpoints = tmp / "runs" / RUN / "checkpoints"
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["last.ckpt"]
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best-fid.ckpt", "last.ckpt"]
     state = torch.load(checkpoints / "last.ckpt", weights_only=True)["state_dict"]
     for name, value in params0.items():
         assert torch.equal(state[name], value), name
     assert len(list((tmp / "runs" / "wandb").glob("offline-run-*"))) == 1
     with open(tmp / "runs" / RUN / "metrics.csv", newline="") as f:
-        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    assert all(float(row["fid"]) > 0 and row["kid"] for row in rows)
+
+
+def test_metrics_use_every_ranks_samples(ddp_run):
+    """Each rank embeds its share (5 and 4 of 9); gathered, they are exactly the features one
+    process computes from the final checkpoint's generator, in the same order."""
+    from igan.metrics.callback import Metrics
+    from igan.metrics.inception import load_inception
+    from igan.sampling import load_generator
+
+    tmp, result = ddp_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    features = [torch.load(tmp / "ranks" / f"features{r}.pt") for r in (0, 1)]
+    assert [len(f["mine"]) for f in features] == [5, 4]
+    torch.testing.assert_close(features[0]["gathered"], features[1]["gathered"])
+
+    generator = load_generator(tmp / "runs" / RUN / "checkpoints" / "last.ckpt")
+    extractor = load_inception(chunk_size=9)
+    single = Metrics(num_samples=9, batch_size=9).fake_features(SampleFrom(generator), extractor)
+    torch.testing.assert_close(features[0]["gathered"], single.pool, atol=1e-4, rtol=1e-4)
+
+
+class SampleFrom:
+    """What Metrics.fake_features needs of a GAN module, around a bare generator (eval mode)."""
+
+    def __init__(self, generator) -> None:
+        self.generator, self.latent_dim, self.device = generator.eval(), generator.latent_dim, torch.device("cpu")
+
+    @torch.no_grad()
+    def sample(self, z):
+        return self.generator(z)
 
 
 def test_every_rank_exits_cleanly(ddp_run):

@@ -37,6 +37,37 @@ def _training_dataset(trainer: L.Trainer):
     return dataset
 
 
+def gather_features(trainer: L.Trainer, mine: ImageFeatures, num_samples: int) -> ImageFeatures:
+    """All ranks' strided shares (see :meth:`Metrics.fake_features`) back in sample order.
+
+    Shares differ by at most one sample; each is padded to the largest before the all-gather
+    (which needs equal shapes) and the padding dropped after.
+    """
+    world = trainer.world_size
+    if world == 1:
+        return mine
+    rows = -(-num_samples // world)
+
+    def gather(x: Tensor) -> Tensor:
+        padded = torch.cat([x, x.new_zeros(rows - len(x), *x.shape[1:])]) if len(x) < rows else x
+        every = trainer.strategy.all_gather(padded).cpu()  # (world, rows, features)
+        return every.transpose(0, 1).reshape(world * rows, *x.shape[1:])[:num_samples]
+
+    return ImageFeatures(gather(mine.pool), gather(mine.logits) if mine.logits is not None else None)
+
+
+def use_rank_zero_buffers(trainer: L.Trainer, module: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics, spectral-norm vectors) into ``module``.
+
+    DDP keeps parameters equal across ranks, but each rank's last forward updates its BatchNorm
+    statistics from its own batch, so in eval mode the ranks' generators differ. Scored with rank
+    0's buffers, every share comes from the generator the checkpoint holds.
+    """
+    buffers = dict(module.named_buffers())
+    for name, value in trainer.strategy.broadcast({k: v.cpu() for k, v in buffers.items()}, src=0).items():
+        buffers[name].copy_(value)
+
+
 class Metrics(L.Callback):
     """FID and KID of ``pl_module.sample(z)`` against the training images, offline, every few epochs.
 
@@ -104,18 +135,23 @@ class Metrics(L.Callback):
         return self.every_n_epochs > 0 and not self._unavailable
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if stage != "fit" or not self.enabled or not trainer.is_global_zero or self.extractor is not None:
+        """Load Inception on every rank (each scores its share of the samples); off on all if any lacks it."""
+        if stage != "fit" or not self.enabled or self.extractor is not None:
             return
+        error = None
         try:
             self.extractor = load_inception(self.weights, chunk_size=self.batch_size)
         except InceptionWeightsMissing as err:
-            self._unavailable = True
-            rank_zero_warn(f"FID/KID are off for this run: {err}")
+            error = err
+        if not trainer.strategy.reduce_boolean_decision(error is None, all=True):
+            self._unavailable, self.extractor = True, None
+            rank_zero_warn(f"FID/KID are off for this run: {error or 'another process found no Inception weights'}")
             return
-        for logger in trainer.loggers:
-            if isinstance(logger, WandbLogger):
-                logger.experiment.define_metric("epoch")
-                logger.experiment.define_metric("metrics/*", step_metric="epoch")
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                if isinstance(logger, WandbLogger):
+                    logger.experiment.define_metric("epoch")
+                    logger.experiment.define_metric("metrics/*", step_metric="epoch")
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.results:  # resumed: put the latest FID back where ModelCheckpoint looks
@@ -148,18 +184,28 @@ class Metrics(L.Callback):
         )
 
     def evaluate_epoch(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> Optional[dict[str, float]]:
-        """Score ``epoch`` on rank 0, share the result with all ranks, record and log it.
+        """Score ``epoch``: every rank generates and embeds its share of the samples, rank 0 scores them all.
 
-        Every rank calls this at the same epochs: the only collective (the broadcast) is outside
-        the rank-0 code. To spread generation over ranks later, gather the fake features
-        (``trainer.strategy.all_gather``) before ``evaluate_features``, on all ranks.
+        Every rank calls this at the same epochs and takes the same path, so the collectives (the
+        all-gather of features, the broadcast of the result) always meet.
         """
-        # Only conditions every rank sees alike may skip the broadcast (rank 0 alone knows about the weights).
-        if self.every_n_epochs == 0 or trainer.sanity_checking or trainer.fast_dev_run:
+        if not self.enabled or trainer.sanity_checking or trainer.fast_dev_run:
             return None
-        values = self._evaluate_on_rank_zero(trainer, pl_module) if trainer.is_global_zero and self.enabled else None
+        # Evaluation must neither consume nor reseed training's RNG (random dataset transforms,
+        # dropout or noise inside sample()): whatever it draws is undone on the way out.
+        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
+        start = time.perf_counter()
+        if trainer.world_size > 1:
+            use_rank_zero_buffers(trainer, getattr(pl_module, "eval_generator", pl_module))
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            fake = self.fake_features(pl_module, self.extractor, trainer.global_rank, trainer.world_size)
+            fake = gather_features(trainer, fake, self.num_samples)
+            values = self._score(trainer, fake) if trainer.is_global_zero else None
+        if values is not None:
+            values["eval_seconds"] = time.perf_counter() - start
         values = trainer.strategy.broadcast(values, src=0)
-        if values is None:
+        if values is None:  # rank 0 found nothing to score against: off on every rank alike
+            self._unavailable = True
             return None
         self.results[epoch] = values
         if self.best is None or values["fid"] < self.best["fid"]:
@@ -169,33 +215,28 @@ class Metrics(L.Callback):
             self._log(trainer, epoch, values)
         return values
 
-    def _evaluate_on_rank_zero(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Optional[dict[str, float]]:
-        # Evaluation must neither consume nor reseed training's RNG (random dataset transforms,
-        # dropout or noise inside sample()): whatever it draws is undone on the way out.
-        devices = [pl_module.device] if pl_module.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.no_grad():
-            return self._evaluate(trainer, pl_module)
-
-    def _evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Optional[dict[str, float]]:
-        start = time.perf_counter()
-        extractor = self.extractor
-        if extractor is None:
-            return None
-        extractor.to(pl_module.device)
+    def _score(self, trainer: L.Trainer, fake: ImageFeatures) -> Optional[dict[str, float]]:
+        """Rank 0: FID/KID (and IS) of all ranks' fake features against the real ones."""
         if self.evaluator is None:
-            self.evaluator = self._build_evaluator(trainer, extractor)
+            self.evaluator = self._build_evaluator(trainer, self.extractor)
             if self.evaluator is None:
                 return None
-        fake = self.fake_features(pl_module, extractor)
         scores = self.evaluator.evaluate_features(fake)
         values = {k: v for k, v in scores.items() if v is not None}
         values.update(num_real=float(self.evaluator.num_real), num_fake=float(len(fake)))
-        values["eval_seconds"] = time.perf_counter() - start
         return values
 
-    def fake_features(self, pl_module: L.LightningModule, extractor: InceptionFeatures) -> ImageFeatures:
-        """Features of ``num_samples`` images generated from the fixed evaluation noise."""
+    def fake_features(
+        self, pl_module: L.LightningModule, extractor: InceptionFeatures, rank: int = 0, world_size: int = 1
+    ) -> ImageFeatures:
+        """Features of this rank's share of the ``num_samples`` images from the fixed evaluation noise.
+
+        Sample ``i`` belongs to rank ``i % world_size``: every rank draws the same noise and keeps
+        its stride, so the union over ranks is the single-process set whatever the world size.
+        """
+        extractor.to(pl_module.device)
         noise = torch.randn(self.num_samples, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        noise = noise[rank::world_size]
         batches = (pl_module.sample(z.to(pl_module.device)) for z in noise.split(self.batch_size))
         return extract_features(extractor, batches)
 

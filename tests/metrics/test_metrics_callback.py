@@ -15,6 +15,7 @@ from metrics_toys import TinyData, TinyGAN, toy_extractor
 from igan.metrics import callback as callback_module
 from igan.metrics import inception
 from igan.metrics.callback import Metrics
+from igan.metrics.inception import ImageFeatures
 
 
 class RecordingRun:
@@ -145,36 +146,41 @@ def test_bad_arguments_are_refused():
             Metrics(**kwargs)
 
 
-class RecordingStrategy:
-    """Rank 0's broadcast as the other ranks see it: they receive ``from_rank_zero``."""
+class ThreeRanks:
+    """The all-gather of three ranks as Lightning's DDP strategy returns it: (world, *shape)."""
 
-    def __init__(self, from_rank_zero=None) -> None:
-        self.sent, self.from_rank_zero = [], from_rank_zero
+    def __init__(self, shares: list[torch.Tensor]) -> None:
+        self.shares = shares
 
-    def broadcast(self, obj, src=0):
-        self.sent.append(obj)
-        return self.from_rank_zero if self.from_rank_zero is not None else obj
-
-
-def fake_trainer(is_global_zero: bool, strategy: RecordingStrategy):
-    return SimpleNamespace(
-        is_global_zero=is_global_zero, strategy=strategy, sanity_checking=False, fast_dev_run=False,
-        callback_metrics={}, loggers=[],
-    )
+    def all_gather(self, mine: torch.Tensor) -> torch.Tensor:
+        rows = mine.shape[0]
+        padded = [torch.cat([s, s.new_full((rows - len(s), *s.shape[1:]), -7.0)]) for s in self.shares]
+        return torch.stack(padded)
 
 
-def test_every_rank_joins_the_broadcast_and_records_rank_zeros_result():
-    values = {"fid": 3.0, "kid": 0.1, "kid_std": 0.0, "eval_seconds": 1.0, "num_real": 2.0, "num_fake": 2.0}
-    other_rank = fake_trainer(False, RecordingStrategy(from_rank_zero=values))
+def test_ranks_share_the_samples_and_the_gather_restores_the_single_process_set(extractor):
+    """Each rank embeds every world_size-th sample; gathered, they are the one-process features in order."""
+    model, metrics = TinyGAN(), Metrics(num_samples=10, batch_size=4)
+    single = metrics.fake_features(model, extractor).pool
+    shares = [metrics.fake_features(model, extractor, rank, 3).pool for rank in range(3)]
+    assert [len(s) for s in shares] == [4, 3, 3]  # 10 samples over 3 ranks
+    for rank in range(3):
+        trainer = SimpleNamespace(world_size=3, strategy=ThreeRanks(shares))
+        gathered = callback_module.gather_features(trainer, ImageFeatures(shares[rank]), num_samples=10)
+        torch.testing.assert_close(gathered.pool, single)  # padding (-7) dropped, order restored
+    assert callback_module.gather_features(SimpleNamespace(world_size=1), ImageFeatures(single), 10).pool is single
+
+
+class OtherRankLacksWeights:
+    """reduce_boolean_decision as DDP answers it when another process found no Inception weights."""
+
+    def reduce_boolean_decision(self, decision: bool, all: bool = True) -> bool:
+        return False
+
+
+def test_metrics_are_off_on_every_rank_when_one_lacks_the_weights(extractor):
+    trainer = SimpleNamespace(strategy=OtherRankLacksWeights(), is_global_zero=True, loggers=[])
     metrics = Metrics()
-    assert metrics.evaluate_epoch(other_rank, TinyGAN(), epoch=4) == values
-    assert other_rank.strategy.sent == [None]  # computed nothing itself
-    assert metrics.results == {4: values} and other_rank.callback_metrics["metrics/fid"].item() == 3.0
-
-
-def test_rank_zero_without_weights_still_joins_the_broadcast():
-    rank_zero = fake_trainer(True, RecordingStrategy())
-    metrics = Metrics()
-    metrics._unavailable = True  # as after the missing-weights warning
-    assert metrics.evaluate_epoch(rank_zero, TinyGAN(), epoch=1) is None
-    assert rank_zero.strategy.sent == [None] and metrics.results == {}
+    with pytest.warns(UserWarning, match="FID/KID are off for this run: another process found no Inception weights"):
+        metrics.setup(trainer, TinyGAN(), "fit")
+    assert not metrics.enabled and metrics.extractor is None
