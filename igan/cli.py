@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
@@ -29,6 +29,7 @@ from igan.guards import DivergenceGuard
 from igan.history import RunHistory
 from igan.metrics.callback import Metrics
 from igan.models.spec import spec_of
+from igan.progress import RunProgressBar
 from igan.resume import ExactResume, GracefulInterrupt
 from igan.summary import model_summary
 
@@ -185,6 +186,10 @@ class IganCLI(LightningCLI):
         if metrics is not None and metrics.every_n_epochs > 0:
             extra.append(BestFIDCheckpoint(checkpoint.dirpath))
         trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        configured = list(trainer_config.get("callbacks") or []) + extra
+        if trainer_config.get("enable_progress_bar", True) is not False and not any(
+                isinstance(c, ProgressBar) for c in configured):
+            extra.append(RunProgressBar())  # Lightning's bar, plus the time left for the whole run
         if not trainer_config.get("plugins"):
             trainer_config["plugins"] = [AtomicCheckpointIO()]
         trainer = self._instantiate_trainer(trainer_config, extra)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from igan.errors import IganError
+from igan.progress import format_minutes
 from igan.history import read_history
 
 
@@ -34,10 +35,6 @@ class PlannedRun:
     pace: Optional[float] = None  # seconds per epoch since its first row, training and evaluation included
     log: Optional[Path] = None
     metrics: dict = field(default_factory=dict)
-
-
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f} min"
 
 
 def estimate_left(runs: list[PlannedRun], current: PlannedRun) -> Optional[float]:
@@ -60,9 +57,9 @@ def _progress_line(index: int, runs: list[PlannedRun], run: PlannedRun, study_st
     m = run.metrics
     shown = ", ".join(f"{key} {m[key]}" for key in ("fid", "kid", "diversity") if m.get(key))
     left = estimate_left(runs, run)
-    eta = f", about {_minutes(left)} left" if left is not None else ""
+    eta = f", about {format_minutes(left)} left" if left is not None else ""
     return (f"[{index + 1}/{len(runs)} {run.name}] epoch {run.done}/{run.epochs}"
-            f"{' (' + shown + ')' if shown else ''} | study {_minutes(time.perf_counter() - study_start)}{eta}")
+            f"{' (' + shown + ')' if shown else ''} | study {format_minutes(time.perf_counter() - study_start)}{eta}")
 
 
 def train_one(index: int, runs: list[PlannedRun], args: list[str], metrics_csv: Path, study_start: float) -> int:
@@ -124,10 +121,10 @@ def run_study(configs: list[str], epochs: int, out: Path, overrides: list[str], 
         if code != 0:
             tail = run.log.read_text().strip().splitlines()[-5:]
             raise IganError(f"run {run.name} failed (exit {code}); last lines of {run.log}:\n  " + "\n  ".join(tail))
-        print(f"[{index + 1}/{len(runs)} {run.name}] done in {_minutes(run.seconds)}", flush=True)
+        print(f"[{index + 1}/{len(runs)} {run.name}] done in {format_minutes(run.seconds)}", flush=True)
     result = compare_runs([out / "runs" / r.name for r in runs], out / "compare")
     print(result["markdown"], flush=True)
-    print(f"Study finished in {_minutes(time.perf_counter() - study_start)}; comparison in {out / 'compare'}", flush=True)
+    print(f"Study finished in {format_minutes(time.perf_counter() - study_start)}; comparison in {out / 'compare'}", flush=True)
     return result
 
 
