@@ -21,6 +21,9 @@ when present, else CPU), on random batches already on the device:
   CPU time / (user + system) over the timed rounds (``os.times``, CPU only), and the minor page
   faults per iteration; ``other load``: CPU time other processes took meanwhile, as a share of all
   cores (should be ~0: a row measured beside another job is not a measurement).
+* with ``--fast-paths``: ``channels_last`` and ``compile``, the speed-up of the bare iteration with
+  G, D and the batch in channels-last memory format, and with G and D through ``torch.compile``
+  (as ``--model.channels_last`` / ``--model.compile`` train), over the plain one, run in turn with it.
 
 Every time is the median over ``iters`` iterations (at least ``--iters``, more where an iteration
 is short: ``--min-seconds`` per series) after ``--warmup``; a pilot before them absorbs the
@@ -282,12 +285,20 @@ def time_lightning(gan: GAN, variants: list[tuple["BareLoop", bool]], real: torc
 class BareLoop:
     """The iteration of :meth:`igan.gan.GAN.training_step` (n_critic = 1) in plain PyTorch."""
 
-    def __init__(self, gan: GAN, generator: nn.Module, discriminator: nn.Module, device: torch.device) -> None:
+    def __init__(self, gan: GAN, generator: nn.Module, discriminator: nn.Module, device: torch.device,
+                 channels_last: bool = False, compiled: bool = False) -> None:
         hp = gan.hparams
         if hp.n_critic != 1 or hp.ema_decay is not None:
             raise ValueError("the bare loop times n_critic = 1 without EMA, as the shipped configs train")
         self.hp, self.device = hp, device
         self.g, self.d = generator.to(device).train(), discriminator.to(device).train()
+        self.channels_last = channels_last
+        if channels_last:
+            self.g.to(memory_format=torch.channels_last)
+            self.d.to(memory_format=torch.channels_last)
+        # As GAN(compile=True): compiled views for every forward but those a penalty differentiates twice.
+        self.g_fast = torch.compile(self.g) if compiled else self.g
+        self.d_fast = torch.compile(self.d) if compiled else self.d
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=hp.lr_g, betas=tuple(hp.betas))
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
         self.loss_dis, self.loss_gen = LOSSES[hp.loss]
@@ -302,14 +313,16 @@ class BareLoop:
         hp, device = self.hp, self.device
         r1 = penalty and hp.r1_gamma > 0
         t0 = time.perf_counter()
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
-            fake = self.g(torch.randn(real.shape[0], self.latent_dim, device=device))
+            fake = self.g_fast(torch.randn(real.shape[0], self.latent_dim, device=device))
         self.g.requires_grad_(False)
         real_in = self._augment(real.detach()).requires_grad_(r1)
         fake_in = self._augment(fake)
         with double_backward_attention(r1):
-            d_real = self.d(real_in)
-        d_fake = self.d(fake_in)
+            d_real = (self.d if r1 else self.d_fast)(real_in)
+        d_fake = self.d_fast(fake_in)
         total = self.loss_dis(d_real, d_fake)
         if penalty and hp.loss == "wgan-gp":
             with double_backward_attention():
@@ -324,7 +337,7 @@ class BareLoop:
         t1 = time.perf_counter()
         self.d.requires_grad_(False)
         z = torch.randn(real.shape[0], self.latent_dim, device=device)
-        g_loss = self.loss_gen(self.d(self._augment(self.g(z))))
+        g_loss = self.loss_gen(self.d_fast(self._augment(self.g_fast(z))))
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
@@ -425,19 +438,32 @@ def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
     variants = [(bare, True)]
     if has_penalty(gan):
         variants.append((bare, False))
+    no_blocks = fast = None
     if row["blocks_kind"] != "-" and not args.no_block_timing:
-        variants.append((BareLoop(gan, without_blocks(gan.generator), without_blocks(gan.discriminator), device), True))
+        no_blocks = BareLoop(gan, without_blocks(gan.generator), without_blocks(gan.discriminator), device)
+        variants.append((no_blocks, True))
+    if args.fast_paths:
+        # Same networks, fast paths on; two pilot iterations compile (no-grad and grad variants).
+        fast = {name: BareLoop(gan, copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator), device, **kwargs)
+                for name, kwargs in (("channels_last", {"channels_last": True}), ("compile", {"compiled": True}))}
+        for loop in fast.values():
+            for _ in range(2):
+                loop.iteration(real)
+            variants.append((loop, True))
     if len(variants) > 1:
         results = interleaved(variants, real, args.warmup, iters)
         row["share_base"] = results[0]["iter"]
+        by_loop = {id(loop): result for (loop, penalty), result in zip(variants, results) if penalty}
         if has_penalty(gan):
             row["penalty"] = max(0.0, results[0]["d"] - results[1]["d"])
-        if variants[-1][0] is not bare:
-            row["no_blocks"] = results[-1]["iter"]
+        if no_blocks is not None:
+            row["no_blocks"] = by_loop[id(no_blocks)]["iter"]
+        for name, loop in (fast or {}).items():
+            row[name] = results[0]["iter"] / by_loop[id(loop)]["iter"]
     if not args.no_data:
         row["data"] = time_data(config, size, batch_size, args.data_root, args.data_batches, device)
     row["other_load"] = load.fraction()
-    del gan, bare, variants, timer
+    del gan, bare, variants, timer, fast, no_blocks
     if device.type == "cuda":
         torch.cuda.empty_cache()
     return row
@@ -448,7 +474,7 @@ def pct(x) -> str:
 
 
 COLUMNS = ["config", "px", "batch", "iters", "Lightning img/s", "bare img/s", "Lightning/bare", "peak MiB", "D step", "G step",
-           "penalty", "blocks", "data ms/batch", "data", "sys", "faults/iter", "other load"]
+           "penalty", "blocks", "data ms/batch", "data", "sys", "faults/iter", "other load", "channels_last", "compile"]
 
 
 def format_row(r: dict) -> list[str]:
@@ -464,6 +490,7 @@ def format_row(r: dict) -> list[str]:
         f"{1e3 * data:.1f}" if data is not None else "-",
         pct(data / (r["lightning"] + data)) if data is not None else "-",
         pct(r["sys"]), f"{r['faults']:.0f}", pct(r["other_load"]),
+        *(f"{r[name]:.2f}x" if name in r else "-" for name in ("channels_last", "compile")),
     ]
 
 
@@ -531,6 +558,9 @@ def main(argv=None) -> None:
     ap.add_argument("--data-batches", type=int, default=20, help="real DataLoader batches timed (default 20)")
     ap.add_argument("--no-data", action="store_true", help="skip the real DataLoader")
     ap.add_argument("--no-block-timing", action="store_true", help="skip the run without attention/involution blocks")
+    ap.add_argument("--fast-paths", action="store_true",
+                    help="also time the bare iteration with channels_last and with torch.compile (speed-up columns; "
+                         "compiling takes minutes per row on CPU)")
     args = ap.parse_args(argv)
     if args.iters < 1 or args.warmup < 0:
         ap.error("--iters must be >= 1 and --warmup >= 0")
@@ -561,7 +591,8 @@ def main(argv=None) -> None:
     print(f"Lightning/bare: median over the rounds of bare time / Lightning time (1 = no overhead). "
           f"Peak MiB: {MEMORY_METHOD[device.type]} during one bare iteration, above what was held before it. "
           f"D step (its fakes included), G step, penalty and blocks: shares of the bare iteration; data: "
-          f"of (Lightning iteration + one real batch); sys: system / (user + system) CPU time. "
+          f"of (Lightning iteration + one real batch); sys: system / (user + system) CPU time; channels_last, compile: "
+          f"speed-up of the bare iteration over the plain one (with --fast-paths). "
           f"Total {time.perf_counter() - started:.0f} s.")
     print()
     print("Targets:")
