@@ -113,12 +113,14 @@ class GAN(L.LightningModule):
         self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))
         self._epoch_sums: dict[str, Tensor] = {}
         self._epoch_counts: dict[str, int] = {}
-        # What the training step calls: the networks themselves, or compiled views of them (a dict,
-        # so that they are not registered as submodules and state_dict keys stay the same).
-        self._train_nets: dict[str, Any] = {"generator": generator, "discriminator": discriminator}
+        # Compiled views of G and D when ``compile`` is on (a dict, so that they are not registered
+        # as submodules and state_dict keys stay the same).
+        self._compiled: dict[str, Any] = {}
 
     def _net(self, name: str):
-        return self._train_nets[name]
+        """What the training step calls: the compiled view of a network, or the network itself."""
+        compiled = self._compiled.get(name)
+        return compiled if compiled is not None else getattr(self, name)
 
     def on_fit_start(self) -> None:
         """Apply the fast paths once the networks sit on their device."""
@@ -127,7 +129,7 @@ class GAN(L.LightningModule):
                 if net is not None:
                     net.to(memory_format=torch.channels_last)
         if self.hparams.get("compile"):
-            self._train_nets = {name: torch.compile(getattr(self, name)) for name in ("generator", "discriminator")}
+            self._compiled = {name: torch.compile(getattr(self, name)) for name in ("generator", "discriminator")}
 
     @property
     def latent_dim(self) -> int:

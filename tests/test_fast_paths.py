@@ -73,7 +73,7 @@ def test_channels_last_trains_the_same_networks_in_nhwc(plain):
 def test_compiled_networks_train_the_same_and_the_penalty_bypasses_them(plain):
     gan = train(compile=True)
     assert_same_training(gan, plain)
-    compiled = gan._train_nets
+    compiled = gan._compiled
     assert all(type(net).__name__ == "OptimizedModule" for net in compiled.values())
     assert compiled["discriminator"]._orig_mod is gan.discriminator  # a view: parameters shared
-    assert not any(name.startswith("_train_nets") or "_orig_mod" in name for name in gan.state_dict())
+    assert not any(name.startswith("_compiled") or "_orig_mod" in name for name in gan.state_dict())
