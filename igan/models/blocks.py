@@ -15,6 +15,7 @@ from torch.utils._python_dispatch import is_in_torch_dispatch_mode
 
 from igan.models.layers import keep_own_init, maybe_sn
 from igan.ops import Involution2d
+from igan.ops.attention import twice_differentiable_attention
 
 _double_backward: contextvars.ContextVar[bool] = contextvars.ContextVar("igan_attention_double_backward", default=False)
 
@@ -26,8 +27,8 @@ def double_backward_attention(enabled: bool = True) -> Iterator[None]:
     SDPA's fused kernels (flash attention on CPU; flash, memory-efficient or cuDNN on CUDA) have
     no double backward, which gradient penalties need: WGAN-GP and R1 take D's gradient with
     respect to its input and backpropagate through that gradient. Forwards inside this block
-    use SDPA's math backend, built from ordinary differentiable ops; forwards outside it use the
-    fused kernels, faster and without the (B, N, N) attention matrix in memory. Enter it around
+    use :func:`igan.ops.attention.twice_differentiable_attention` (fused forward, both backward
+    passes computed slice by slice); forwards outside it use SDPA's fused kernels and backward. Enter it around
     the discriminator forwards a penalty differentiates, and only those (as :class:`igan.gan.GAN`
     does); ``enabled=False`` makes it a no-op, for conditional use.
 
@@ -43,7 +44,7 @@ def double_backward_attention(enabled: bool = True) -> Iterator[None]:
 
 
 def attention_double_backward_enabled() -> bool:
-    """Whether :class:`SelfAttention2d` forwards run now take the double-backward (math) path."""
+    """Whether :class:`SelfAttention2d` forwards run now take the twice-differentiable path."""
     return _double_backward.get()
 
 
@@ -55,7 +56,8 @@ class SelfAttention2d(nn.Module):
     identity and the network learns how much non-local context to use.
 
     The attention runs on SDPA's fused kernels, except inside :func:`double_backward_attention`
-    (gradient penalties), where it runs on the math backend. Both compute the same product.
+    (gradient penalties), where it runs on :mod:`igan.ops.attention`, which can be differentiated
+    twice. Both compute the same product.
     """
 
     keeps_own_init = True  # PyTorch's default conv init, not DCGAN's N(0, 0.02)
@@ -74,12 +76,15 @@ class SelfAttention2d(nn.Module):
         k = self.key(x).flatten(2).transpose(1, 2).unsqueeze(1)
         v = self.value(x).flatten(2).transpose(1, 2).unsqueeze(1)  # (B, 1, N, C)
         # softmax(q k^T) v, unscaled as in SAGAN.
-        if _double_backward.get() or is_in_torch_dispatch_mode(include_infra_modes=False):
-            # The math backend: differentiable twice, and 20% faster than the product written out.
-            # Also under a dispatch mode (the model summary's FlopCounterMode): its bmm and softmax
-            # count the attention's real FLOPs, where a fused kernel counts the padding, or nothing.
+        if is_in_torch_dispatch_mode(include_infra_modes=False):
+            # Under a dispatch mode (the model summary's FlopCounterMode) the math backend's bmm and
+            # softmax count the attention's real FLOPs, where a fused kernel counts the padding, or nothing.
             with sdpa_kernel(SDPBackend.MATH):
                 attended = F.scaled_dot_product_attention(q, k, v, scale=1.0)
+        elif _double_backward.get():
+            # Differentiable twice, slice by slice: SDPA's math path would keep every (B, N, N)
+            # intermediate for the second pass (5x slower at 64 px, 3 GiB).
+            attended = twice_differentiable_attention(q, k, v, scale=1.0)
         else:
             # Fused kernels want one head size for q, k and v and unit-stride channels (else SDPA
             # falls back to math on CPU): zero-padding q and k from C/8 to C leaves q k^T unchanged.

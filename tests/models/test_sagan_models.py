@@ -90,7 +90,7 @@ def test_r1_penalty_backpropagates_through_attention():
     assert penalty.item() > 0 and d.net[2].query.parametrizations.weight.original.grad.abs().sum() > 0
 
 
-# The attention's two paths: fused SDPA kernels by default, the math backend for gradient penalties.
+# The attention's two paths: fused SDPA kernels by default, igan.ops.attention for gradient penalties.
 
 def _attention_ops(fn) -> set[str]:
     """Names of the scaled-dot-product-attention kernels ``fn`` runs (forward and backward)."""
@@ -98,10 +98,11 @@ def _attention_ops(fn) -> set[str]:
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         fn()
-    return {e.key for e in prof.key_averages() if "scaled_dot_product" in e.key or "attention" in e.key}
+    return {e.key for e in prof.key_averages() if "scaled_dot_product" in e.key or "attention" in e.key.lower()}
 
 
 MATH_OP = "aten::_scaled_dot_product_attention_math"
+SECOND_DERIVATIVE_OP = "_AttentionBackwardBackward"  # igan.ops.attention's sliced second derivative
 
 
 @pytest.mark.parametrize("channels, side", [(16, 8), (64, 16)])
@@ -124,9 +125,12 @@ def test_fused_and_double_backward_paths_compute_the_same_attention(channels, si
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
 
 
-def test_only_the_penalty_path_runs_the_math_backend():
+def test_only_the_penalty_path_runs_the_twice_differentiable_attention(monkeypatch):
     from igan.losses import gradient_penalty, hinge_loss_dis
     from igan.models.blocks import attention_double_backward_enabled, double_backward_attention
+    from igan.ops import attention
+
+    monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cpu", 0)  # the sliced path at this small size too
 
     d = SAGANDiscriminator(32, 1, width=16)
     d.net[2].gamma.data.fill_(1.0)
@@ -145,9 +149,10 @@ def test_only_the_penalty_path_runs_the_math_backend():
         with torch.no_grad():
             d(fake)
 
-    assert MATH_OP not in _attention_ops(plain_step)
-    assert MATH_OP not in _attention_ops(sampling)
-    assert MATH_OP in _attention_ops(penalty_step)
+    assert SECOND_DERIVATIVE_OP not in _attention_ops(plain_step)
+    assert SECOND_DERIVATIVE_OP not in _attention_ops(sampling)
+    penalty_ops = _attention_ops(penalty_step)
+    assert SECOND_DERIVATIVE_OP in penalty_ops and MATH_OP not in penalty_ops
     assert not attention_double_backward_enabled()  # restored on exit
 
 

@@ -1,0 +1,127 @@
+"""Tests of igan.ops.attention: first and second derivatives against SDPA's math path, in slices."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from igan.ops import attention
+from igan.ops.attention import twice_differentiable_attention
+
+
+def math_attention(q, k, v, scale=None):
+    """SDPA's math backend: built from differentiable ops, the reference for both derivatives."""
+    with sdpa_kernel(SDPBackend.MATH):
+        return F.scaled_dot_product_attention(q, k, v, scale=scale)
+
+
+def qkv(batch, n, d, dv, dtype=torch.float32, heads=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    make = lambda *s: torch.randn(*s, generator=g, dtype=dtype).requires_grad_()  # noqa: E731
+    return make(batch, heads, n, d), make(batch, heads, n, d), make(batch, heads, n, dv)
+
+
+@pytest.fixture(autouse=True)
+def sliced_path(monkeypatch):
+    """Every size takes the sliced path here (small ones go to SDPA's math path by default)."""
+    monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cpu", 0)
+
+
+@pytest.fixture
+def tiny_slices(monkeypatch):
+    """A slice budget of two items of a 6-position float32 matrix: the batch is cut into many slices."""
+    monkeypatch.setitem(attention.SLICE_BYTES, "cpu", 2 * 6 * 6 * 4)
+
+
+@pytest.mark.parametrize("scale", [None, 1.0])
+def test_first_and_second_derivatives_pass_gradcheck(tiny_slices, scale):
+    q, k, v = qkv(5, 6, 3, 4, dtype=torch.float64)  # 5 items in slices of 2: a last, short slice too
+    fn = lambda q, k, v: twice_differentiable_attention(q, k, v, scale=scale)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (q, k, v))
+    assert torch.autograd.gradgradcheck(fn, (q, k, v))
+
+
+def _penalty_grads(fn, q, k, v, weight):
+    """What a gradient penalty does: first derivatives with create_graph, then a loss on them, backward."""
+    out = fn(q, k, v)
+    grads = torch.autograd.grad((out * weight).sum(), (q, k, v), create_graph=True)
+    penalty = sum(g.square().sum() for g in grads)
+    return out, grads, torch.autograd.grad(penalty, (q, k, v))
+
+
+def test_matches_sdpa_math_in_value_first_and_second_derivatives():
+    """SAGAN's shapes (query/key C/8, value C, unscaled) at 16x16 positions, float32."""
+    q, k, v = qkv(3, 256, 8, 64)
+    weight = torch.randn(3, 1, 256, 64, generator=torch.Generator().manual_seed(1))
+    ours = _penalty_grads(lambda *t: twice_differentiable_attention(*t, scale=1.0), q, k, v, weight)
+    reference = _penalty_grads(lambda *t: math_attention(*t, scale=1.0), q, k, v, weight)
+    torch.testing.assert_close(ours[0], reference[0], rtol=1e-5, atol=1e-5)
+    for a, b in zip(ours[1] + ours[2], reference[1] + reference[2]):  # sums over many positions
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+
+
+def test_slicing_does_not_change_the_result(monkeypatch):
+    q, k, v = qkv(4, 32, 4, 8)
+    weight = torch.randn(4, 1, 32, 8)
+    fn = lambda *t: twice_differentiable_attention(*t, scale=1.0)  # noqa: E731
+    whole = _penalty_grads(fn, q, k, v, weight)
+    monkeypatch.setitem(attention.SLICE_BYTES, "cpu", 1)  # one item per slice
+    sliced = _penalty_grads(fn, q, k, v, weight)
+    for a, b in zip([whole[0], *whole[1], *whole[2]], [sliced[0], *sliced[1], *sliced[2]]):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_no_position_by_position_matrix_is_kept_for_the_second_derivative():
+    """The point of the op: SDPA's math path saves (B, N, N) matrices for the penalty's backward, ours none."""
+    n = 64
+
+    def saved_matrix_sizes(fn):
+        sizes = []
+
+        def pack(t):
+            if t.dim() >= 2 and t.shape[-1] == n and t.shape[-2] == n:
+                sizes.append(t.numel())
+            return t
+
+        q, k, v = qkv(4, n, 8, 16)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = fn(q, k, v)
+            torch.autograd.grad(out.square().sum(), (q, k, v), create_graph=True)
+        return sizes
+
+    assert saved_matrix_sizes(lambda *t: math_attention(*t, scale=1.0))  # the reference keeps them
+    assert saved_matrix_sizes(lambda *t: twice_differentiable_attention(*t, scale=1.0)) == []
+
+
+def test_leading_dims_and_reduced_precision_inputs():
+    """(B, heads, N, d) inputs; under bf16 autocast the softmax still runs in float32 and v's dtype returns."""
+    q, k, v = qkv(2, 3 * 16, 4, 8, heads=3)
+    out = twice_differentiable_attention(q, k, v)
+    torch.testing.assert_close(out, math_attention(q, k, v), rtol=1e-5, atol=1e-5)
+    assert out.shape == (2, 3, 48, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = twice_differentiable_attention(q, k, v.bfloat16())
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), out, rtol=2e-2, atol=2e-2)
+
+
+def test_a_third_derivative_is_refused_not_silently_wrong():
+    q, k, v = qkv(2, 8, 2, 3, dtype=torch.float64)
+    out = twice_differentiable_attention(q, k, v)
+    (gq,) = torch.autograd.grad(out.sum(), q, create_graph=True)
+    (gqq,) = torch.autograd.grad(gq.square().sum(), q, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable"):
+        gqq.sum().backward()
+
+
+def test_small_problems_take_sdpa_math_path_with_the_same_derivatives(monkeypatch):
+    q, k, v = qkv(3, 64, 8, 16)
+    weight = torch.randn(3, 1, 64, 16)
+    fn = lambda *t: twice_differentiable_attention(*t, scale=1.0)  # noqa: E731
+    sliced = _penalty_grads(fn, q, k, v, weight)
+    monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cpu", 3 * 64 * 64 * 4)
+    small = _penalty_grads(fn, q, k, v, weight)
+    for a, b in zip([sliced[0], *sliced[1], *sliced[2]], [small[0], *small[1], *small[2]]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
