@@ -32,6 +32,10 @@ ratio (bare time / Lightning time): 1 means no overhead, 0.95 a Lightning iterat
 above what was held before it (weights, Adam state, the batch): CUDA's ``max_memory_allocated``,
 or on CPU the peak of PyTorch's live allocations recorded by ``torch.profiler``
 (``profile_memory=True``); not the resident set size, which the C allocator's caching blurs.
+``GFLOP/iter`` counts one bare iteration (forward, backward and the penalty's double backward) with
+``torch.utils.flop_counter`` (matmuls and convolutions; attention as its bmm's, not as the fused
+kernel's padded work; involution's multiply-adds, elementwise, are not counted), and ``GFLOP/s``
+divides it by the bare iteration's time: models that differ in work compare on this column.
 
     python benchmarks/train_throughput.py                      # 6 configs x 32 and 64 px
     python benchmarks/train_throughput.py --sizes 32 --iters 3 --warmup 1 --configs configs/calligraphy_dcgan.yaml
@@ -54,6 +58,8 @@ from pathlib import Path
 import torch
 import yaml
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,7 +70,7 @@ from igan.augment import augment as apply_augment  # noqa: E402
 from igan.gan import GAN  # noqa: E402
 from igan.losses import LOSSES, gradient_penalty, r1_penalty  # noqa: E402
 from igan.models.blocks import SelfAttention2d, double_backward_attention  # noqa: E402
-from igan.ops import Involution2d  # noqa: E402
+from igan.ops import Involution2d, involution_backend  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [
@@ -347,6 +353,34 @@ class BareLoop:
 
 
 
+class CountFlops(TorchDispatchMode):
+    """Sums ``torch.utils.flop_counter``'s formulas over every op run inside it.
+
+    ``FlopCounterMode`` itself cannot count a gradient penalty: its module tracker's hooks fail
+    inside ``torch.autograd.grad``. Its formulas (``flop_registry``) are what this mode applies.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.flops += formula(*args, **kwargs, out_val=out)
+        return out
+
+
+def iteration_gflop(loop: BareLoop, real: torch.Tensor) -> float:
+    """GFLOPs of one iteration (the eager involution: compiled kernels cannot run under a dispatch
+    mode; SelfAttention2d runs its bmm's there, so the attention counts its real work)."""
+    with involution_backend("eager"), CountFlops() as counter:
+        loop.iteration(real)
+    return counter.flops / 1e9
+
+
 def interleaved(variants: list[tuple[BareLoop, bool]], real: torch.Tensor, warmup: int, iters: int) -> list[dict]:
     """Median iteration, D step and G step of each (loop, penalty) variant, run in turn, round by round."""
     times = [{"iter": [], "d": [], "g": []} for _ in variants]
@@ -429,7 +463,8 @@ def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
     timer = time_lightning(gan, [(bare, True)], real, args.warmup, iters, device)
     (result,) = timer.bare_medians()
     row.update(lightning=statistics.median(timer.lightning_times()), bare=result["iter"], d=result["d"], g=result["g"],
-               ratio=timer.paired_ratio(), peak_mib=peak_iteration_mib(bare, real, device))
+               ratio=timer.paired_ratio(), peak_mib=peak_iteration_mib(bare, real, device),
+               gflop=iteration_gflop(bare, real))
     user, system = timer.cpu
     row["sys"] = system / (user + system) if device.type == "cpu" and user + system > 0 else None
     row["faults"] = timer.faults / (2 * iters)  # per iteration, Lightning or bare
@@ -473,7 +508,7 @@ def pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-COLUMNS = ["config", "px", "batch", "iters", "Lightning img/s", "bare img/s", "Lightning/bare", "peak MiB", "D step", "G step",
+COLUMNS = ["config", "px", "batch", "iters", "Lightning img/s", "bare img/s", "Lightning/bare", "peak MiB", "GFLOP/iter", "GFLOP/s", "D step", "G step",
            "penalty", "blocks", "data ms/batch", "data", "sys", "faults/iter", "other load", "channels_last", "compile"]
 
 
@@ -483,7 +518,7 @@ def format_row(r: dict) -> list[str]:
     return [
         r["config"], str(r["px"]), str(r["batch"]), str(r["iters"]),
         f"{r['batch'] / r['lightning']:.1f}", f"{r['batch'] / r['bare']:.1f}", f"{r['ratio']:.3f}",
-        f"{r['peak_mib']:.0f}",
+        f"{r['peak_mib']:.0f}", f"{r['gflop']:.1f}", f"{r['gflop'] / it:.1f}",
         pct(r["d"] / it), pct(r["g"] / it),
         pct(r["penalty"] / r["share_base"]) if "penalty" in r else "-",
         f"{pct(1 - r['no_blocks'] / r['share_base'])} {r['blocks_kind']}" if "no_blocks" in r else "-",
@@ -531,6 +566,11 @@ def check_targets(rows: list[dict], device: torch.device) -> list[str]:
             lines.append(f"- SAGAN >= 1/2 of DCGAN's throughput at 64 px ({device.type}): {verdict(ok)} ("
                          + ", ".join(f"{name} {value:.3f}x" for name, value in (("across rows", across),
                                      ("paired with its attention removed", paired)) if value is not None) + ")")
+        if dcgan:
+            work = sagan["gflop"] / dcgan["gflop"]
+            lines.append(f"  SAGAN's iteration counts {work:.1f}x DCGAN's FLOPs: at equal FLOP rates it would run "
+                         f"{1 / work:.3f}x DCGAN's throughput; it runs at {sagan['gflop'] / sagan['bare']:.1f} GFLOP/s, "
+                         f"DCGAN at {dcgan['gflop'] / dcgan['bare']:.1f}")
     shares = [(r["config"], r["px"], r["data"] / (r["lightning"] + r["data"])) for r in rows if r.get("data") is not None]
     if shares:
         top = max(shares, key=lambda x: x[2])

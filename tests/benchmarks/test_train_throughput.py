@@ -34,6 +34,9 @@ def test_one_row_per_config_and_size_with_targets(capsys):
     idcgan = [cell.strip() for cell in rows[1].split("|")[1:-1]]
     assert idcgan[bench.COLUMNS.index("penalty")].endswith("%")  # WGAN-GP: the penalty's share is measured
     assert idcgan[bench.COLUMNS.index("blocks")].endswith("involution")
+    dcgan = [cell.strip() for cell in rows[0].split("|")[1:-1]]
+    gflop = [float(r[bench.COLUMNS.index("GFLOP/iter")]) for r in (dcgan, idcgan)]
+    assert 0 < gflop[0] < gflop[1]  # IDCGAN's iteration adds the penalty's double backward (and its blocks)
     assert "Lightning within 5% of the bare loop" in out and "system time < 10% on CPU" in out
 
 
