@@ -81,14 +81,22 @@ def test_sample_cli_is_deterministic_and_loads_weights_only(calligraphy_run, tmp
     assert Image.open(files[0]).size == (64, 64) and Image.open(files[0]).mode == "L"
 
 
-def test_cifar10_run(tiny_cifar10, tmp_path):
+def test_cifar10_run(tiny_cifar10, tmp_path, capsys):
     assert train(tmp_path, "cifar10_dcgan.yaml", f"--data.root={tiny_cifar10}") == 0
+    assert f"checkpoint:   {tmp_path / 'runs' / 'cifar10-dcgan-s0' / 'checkpoints' / 'last.ckpt'}" in capsys.readouterr().out
     check_grids(tmp_path / "samples" / "cifar10-dcgan-s0", epochs=1, size=32, channels=3)
     assert len(wandb_images(tmp_path)) == 2
     # The model summary is part of the run's config (stored as plain strings in the run file).
     (run_file,) = (tmp_path / "runs" / "wandb").glob("offline-run-*/run-*.wandb")
     data = run_file.read_bytes()
     assert b"model_summary" in data and b"flops_G_per_image" in data and b"params_D" in data
+
+
+def test_summary_names_the_checkpoint_or_says_none_was_written(tiny_cifar10, tmp_path, capsys):
+    assert train(tmp_path, "cifar10_dcgan.yaml", f"--data.root={tiny_cifar10}", "--trainer.max_epochs=0") == 0
+    out = capsys.readouterr().out
+    assert "checkpoint:   none written (no epoch finished)" in out
+    assert not list((tmp_path / "runs").glob("*/checkpoints/*.ckpt"))
 
 
 def test_unknown_config_key_is_rejected_by_name(tmp_path, capsys):
