@@ -18,33 +18,52 @@ def format_minutes(seconds: float) -> str:
 class RunProgressBar(TQDMProgressBar):
     """TQDM bar whose postfix also shows ``run_left``: the estimated time to the last epoch's end.
 
-    The pace is wall-clock per batch since training started in this process, so once an epoch
-    has ended it includes the per-epoch grids, FID evaluation and checkpoints. Shown only when
-    the run is bounded by ``max_epochs`` and the epoch length is known.
+    Two paces, both wall-clock: per batch (data loading included) and per epoch end (sample grids,
+    FID evaluation, checkpoints: the gap between an epoch's last batch and the next one's first).
+    Until an epoch has ended, the start-up gap (from ``fit`` to the first batch: the epoch-0
+    evaluation and, on a first run, the real-image statistics) stands in for an epoch end, so the
+    first epoch's estimate counts evaluations too. Shown only when the run is bounded by
+    ``max_epochs`` and the epoch length is known.
     """
 
     def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
         super().__init__(refresh_rate=refresh_rate, leave=leave)
-        self._start: Optional[float] = None
-        self._seen = 0
+        self._fit_start: Optional[float] = None
+        self._startup: Optional[float] = None
+        self._mark = self._last_end = None
+        self._busy, self._seen, self._gaps = 0.0, 0, []
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        super().on_train_start(trainer, pl_module)
-        self._start, self._seen = time.perf_counter(), 0
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._fit_start, self._startup, self._last_end = time.perf_counter(), None, None
+        self._busy, self._seen, self._gaps = 0.0, 0, []
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
+        now = time.perf_counter()
+        if self._startup is None:
+            self._startup = now - (self._fit_start if self._fit_start is not None else now)
+        elif batch_idx == 0 and self._last_end is not None:
+            self._gaps.append(now - self._last_end)
+        if batch_idx == 0 or self._mark is None:
+            self._mark = now
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
+        now = time.perf_counter()
+        self._busy += now - self._mark
+        self._mark = self._last_end = now
         self._seen += 1
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def time_left(self, trainer: L.Trainer) -> Optional[float]:
-        """Seconds to the end of the run at the pace so far; None before the first batch or when unbounded."""
+        """Seconds to the end of the run at the paces so far; None before the first batch or when unbounded."""
         per_epoch, max_epochs = trainer.num_training_batches, trainer.max_epochs
-        if self._start is None or self._seen == 0 or not max_epochs or max_epochs < 0 or not math.isfinite(per_epoch):
+        if self._seen == 0 or not max_epochs or max_epochs < 0 or not math.isfinite(per_epoch):
             return None
         done_this_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        remaining = (max_epochs - trainer.current_epoch) * per_epoch - done_this_epoch
-        return max(0.0, remaining) * (time.perf_counter() - self._start) / self._seen
+        batches_left = max(0, (max_epochs - trainer.current_epoch) * per_epoch - done_this_epoch)
+        epoch_end = sum(self._gaps) / len(self._gaps) if self._gaps else (self._startup or 0.0)
+        epoch_ends_left = max(0, max_epochs - trainer.current_epoch)  # this epoch's end is still ahead
+        return batches_left * self._busy / self._seen + epoch_ends_left * epoch_end
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)

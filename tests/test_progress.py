@@ -32,21 +32,32 @@ class Snapshot(L.Callback):
         self.seen.append((trainer.current_epoch, batch_idx, left, self.bar.get_metrics(trainer, pl_module).get("run_left")))
 
 
-def test_run_left_counts_the_batches_of_every_remaining_epoch(tmp_path):
+class SlowEvaluations(L.Callback):
+    """An evaluation of 0.3 s before training and at every epoch end, as the FID callback does."""
+
+    def on_train_start(self, *args) -> None:
+        time.sleep(0.3)
+
+    def on_train_epoch_end(self, *args) -> None:
+        time.sleep(0.3)
+
+
+def test_run_left_counts_the_batches_and_evaluations_of_every_remaining_epoch(tmp_path):
     bar = RunProgressBar()
     snap = Snapshot(bar)
+    # The evaluations run before the bar's own hooks: the bar must see them anyway.
     trainer = L.Trainer(max_epochs=3, limit_train_batches=4, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_model_summary=False, default_root_dir=tmp_path, callbacks=[SlowBatches(), bar, snap])
+                        enable_model_summary=False, default_root_dir=tmp_path,
+                        callbacks=[SlowEvaluations(), SlowBatches(), bar, snap])
     torch.manual_seed(0)
     trainer.fit(TinyGAN(), datamodule=TinyData(cache_dir=str(tmp_path), key="tiny"))
     assert len(snap.seen) == 12
     for index, (epoch, batch_idx, left, shown) in enumerate(snap.seen):
-        remaining = 12 - (4 * epoch + batch_idx + 1)
+        batches = 12 - (4 * epoch + batch_idx + 1)
+        evaluations = 3 - epoch  # this epoch's end included, from the first epoch on
         assert left is not None and shown == format_minutes(left)
-        if remaining == 0:
-            assert left == 0.0
-        else:  # remaining batches at the pace so far: at least 20 ms each, and not wildly more
-            assert 0.02 * remaining <= left <= 0.5 * remaining, (index, left)
+        # at least 20 ms per batch and 0.3 s per evaluation left, and not wildly more
+        assert 0.02 * batches + 0.3 * evaluations <= left <= 0.5 * batches + 1.0 * evaluations, (index, left)
 
 
 def test_no_estimate_without_an_epoch_budget(tmp_path):
