@@ -34,7 +34,8 @@ or on CPU the peak of PyTorch's live allocations recorded by ``torch.profiler``
 (``profile_memory=True``); not the resident set size, which the C allocator's caching blurs.
 ``GFLOP/iter`` counts one bare iteration (forward, backward and the penalty's double backward) with
 ``torch.utils.flop_counter`` (matmuls and convolutions; attention as its bmm's, not as the fused
-kernel's padded work; involution's multiply-adds, elementwise, are not counted), and ``GFLOP/s``
+kernel's padded work or the sliced double backward's recomputation; involution's multiply-adds,
+elementwise, are not counted), and ``GFLOP/s``
 divides it by the bare iteration's time: models that differ in work compare on this column.
 
     python benchmarks/train_throughput.py                      # 6 configs x 32 and 64 px
@@ -375,7 +376,9 @@ class CountFlops(TorchDispatchMode):
 
 def iteration_gflop(loop: BareLoop, real: torch.Tensor) -> float:
     """GFLOPs of one iteration (the eager involution: compiled kernels cannot run under a dispatch
-    mode; SelfAttention2d runs its bmm's there, so the attention counts its real work)."""
+    mode). SelfAttention2d takes SDPA's math path under a dispatch mode, so attention counts as its
+    bmm's: the useful work, not the padding of the fused kernels or the recomputation of the sliced
+    double backward, which run in the timed iterations."""
     with involution_backend("eager"), CountFlops() as counter:
         loop.iteration(real)
     return counter.flops / 1e9

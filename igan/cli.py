@@ -204,7 +204,7 @@ class IganCLI(LightningCLI):
         samples: SampleGrid = self.config_init.samples
         lines = [f"Run '{self.run_name()}' finished after {self.trainer.current_epoch} epoch(s)."]
         last = Path(checkpoint.dirpath) / "last.ckpt"
-        lines.append(f"  checkpoint:   {last if last.exists() else 'none written (no epoch finished)'}")
+        lines.append(f"  checkpoint:   {last if last.exists() else 'none written'}")
         config = Path(checkpoint.dirpath).parent / "config.yaml"
         if config.is_file():
             lines.append(f"  config:       {config}")

@@ -22,8 +22,10 @@ class RunProgressBar(TQDMProgressBar):
     FID evaluation, checkpoints: the gap between an epoch's last batch and the next one's first).
     Until an epoch has ended, the start-up gap (from ``fit`` to the first batch: the epoch-0
     evaluation and, on a first run, the real-image statistics) stands in for an epoch end, so the
-    first epoch's estimate counts evaluations too. Shown only when the run is bounded by
-    ``max_epochs`` and the epoch length is known.
+    first epoch's estimate counts evaluations too (too many where that gap held one-off work, such as
+    the real-image statistics, or evaluations run only every few epochs; too few after a resume,
+    whose start has no evaluation). Shown only when the run is bounded by ``max_epochs`` and the
+    epoch length is known.
     """
 
     def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
@@ -34,7 +36,7 @@ class RunProgressBar(TQDMProgressBar):
         self._busy, self._seen, self._gaps = 0.0, 0, []
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._fit_start, self._startup, self._last_end = time.perf_counter(), None, None
+        self._fit_start, self._startup, self._mark, self._last_end = time.perf_counter(), None, None, None
         self._busy, self._seen, self._gaps = 0.0, 0, []
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:

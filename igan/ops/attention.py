@@ -37,6 +37,12 @@ def _slices(q: torch.Tensor, k: torch.Tensor):
     return [slice(i, i + step) for i in range(0, q.shape[0], step)]
 
 
+def _no_autocast(t: torch.Tensor):
+    """Backward passes run under the caller's autocast (a penalty's ``autograd.grad`` inside a bf16
+    training step): without this, both derivatives would be computed in bf16 (2% off)."""
+    return torch.autocast(t.device.type, enabled=False)
+
+
 def _attention_grads(q, k, v, grad_out):
     """(dq, dk, dv) of ``softmax(q k^T) v`` for one slice, written in differentiable ops.
 
@@ -60,9 +66,10 @@ class _AttentionBackward(torch.autograd.Function):
         ctx.save_for_backward(q, k, v, grad_out)
         ctx.set_materialize_grads(False)
         grads = [torch.empty_like(t) for t in (q, k, v)]
-        for s in _slices(q, k):
-            for out, g in zip(grads, _attention_grads(q[s], k[s], v[s], grad_out[s])):
-                out[s] = g
+        with _no_autocast(q):
+            for s in _slices(q, k):
+                for out, g in zip(grads, _attention_grads(q[s], k[s], v[s], grad_out[s])):
+                    out[s] = g
         return tuple(grads)
 
     @staticmethod
@@ -73,7 +80,7 @@ class _AttentionBackward(torch.autograd.Function):
         # Unused outputs arrive as None: they contribute nothing to the vector-Jacobian product.
         used = [i for i, g in enumerate(grad_grads) if g is not None]
         for s in _slices(inputs[0], inputs[1]):
-            with torch.enable_grad():
+            with torch.enable_grad(), _no_autocast(inputs[0]):
                 leaves = [t[s].detach().requires_grad_() for t in inputs]
                 outputs = _attention_grads(*leaves)
                 parts = torch.autograd.grad(
@@ -99,24 +106,28 @@ class _Attention(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         q, k, v = ctx.saved_tensors
-        return _AttentionBackward.apply(q, k, v, grad_out.contiguous())
+        with _no_autocast(q):
+            return _AttentionBackward.apply(q, k, v, grad_out.to(q.dtype).contiguous())
 
 
 def twice_differentiable_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """``softmax(scale * q k^T) v`` over the last two dims, differentiable twice in O(slice) memory.
 
-    ``q``, ``k``: (..., N, d), ``v``: (..., N, dv); leading dims are flattened into one batch.
-    ``scale`` defaults to ``1 / sqrt(d)`` as in SDPA; SAGAN uses 1. Computed in float32 or wider (autocast
-    off inside), returned in ``v``'s dtype: the softmax of a bf16 product loses the small logits.
-    The forward runs SDPA's fused kernel; both backward passes work slice by slice. Small problems
+    ``q``: (..., Nq, d), ``k``: (..., N, d), ``v``: (..., N, dv); leading dims broadcast, then are
+    flattened into one batch.
+    ``scale`` defaults to ``1 / sqrt(d)`` as in SDPA; SAGAN uses 1. Computed in float32 or wider
+    (autocast off inside, in both backward passes too), returned in ``v``'s dtype: the softmax of a
+    bf16 product loses the small logits. The forward runs SDPA's fused kernel; both backward passes
+    work slice by slice. Small problems
     (``MATH_PATH_MAX_BYTES``) go to SDPA's math path, which is faster where its matrices are cheap.
     """
     scale = q.shape[-1] ** -0.5 if scale is None else scale
-    lead, dtype = q.shape[:-2], v.dtype
-    compute = torch.promote_types(dtype, torch.float32)
-    with torch.autocast(q.device.type, enabled=False):
+    lead, dtype = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]), v.dtype
+    compute = torch.promote_types(torch.promote_types(q.dtype, k.dtype), torch.promote_types(dtype, torch.float32))
+    with _no_autocast(q):
+        q, k, v = (t.expand(*lead, *t.shape[-2:]).to(compute) for t in (q, k, v))  # broadcast as SDPA does
         # Unit-stride rows: SDPA's fused kernel needs them, and the slices' matmuls run faster on them.
-        q3, k3, v3 = (t.reshape(-1, *t.shape[-2:]).to(compute).contiguous() for t in (q * scale, k, v))
+        q3, k3, v3 = (t.reshape(-1, *t.shape[-2:]).contiguous() for t in (q * scale if scale != 1 else q, k, v))
         matrix_bytes = q3.shape[0] * q3.shape[1] * k3.shape[1] * 4
         if matrix_bytes <= MATH_PATH_MAX_BYTES.get(q.device.type, MATH_PATH_MAX_BYTES["default"]):
             with sdpa_kernel(SDPBackend.MATH):

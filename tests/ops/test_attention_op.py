@@ -31,13 +31,13 @@ def sliced_path(monkeypatch):
 
 @pytest.fixture
 def tiny_slices(monkeypatch):
-    """A slice budget of two items of a 6-position float32 matrix: the batch is cut into many slices."""
-    monkeypatch.setitem(attention.SLICE_BYTES, "cpu", 2 * 6 * 6 * 4)
+    """A slice budget of two items of a 5-position float32 matrix: the batch is cut into slices."""
+    monkeypatch.setitem(attention.SLICE_BYTES, "cpu", 2 * 5 * 5 * 4)
 
 
 @pytest.mark.parametrize("scale", [None, 1.0])
 def test_first_and_second_derivatives_pass_gradcheck(tiny_slices, scale):
-    q, k, v = qkv(5, 6, 3, 4, dtype=torch.float64)  # 5 items in slices of 2: a last, short slice too
+    q, k, v = qkv(3, 5, 2, 3, dtype=torch.float64)  # 3 items in slices of 2: a last, short slice too
     fn = lambda q, k, v: twice_differentiable_attention(q, k, v, scale=scale)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (q, k, v))
     assert torch.autograd.gradgradcheck(fn, (q, k, v))
@@ -124,4 +124,28 @@ def test_small_problems_take_sdpa_math_path_with_the_same_derivatives(monkeypatc
     monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cpu", 3 * 64 * 64 * 4)
     small = _penalty_grads(fn, q, k, v, weight)
     for a, b in zip([sliced[0], *sliced[1], *sliced[2]], [small[0], *small[1], *small[2]]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
+
+
+def test_both_derivatives_stay_float32_under_autocast():
+    """A penalty inside a bf16 training step differentiates under autocast: the slices must not follow it."""
+    q, k, v = qkv(2, 32, 4, 8)
+    weight = torch.randn(2, 1, 32, 8)
+    fn = lambda *t: twice_differentiable_attention(*t, scale=1.0)  # noqa: E731
+    plain = _penalty_grads(fn, q, k, v, weight)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = _penalty_grads(fn, q, k, v, weight)
+    for a, b in zip([under_autocast[0], *under_autocast[1], *under_autocast[2]], [plain[0], *plain[1], *plain[2]]):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_leading_dims_broadcast_as_in_sdpa():
+    q = torch.randn(3, 2, 16, 4, requires_grad=True)
+    k = torch.randn(1, 2, 16, 4, requires_grad=True)
+    v = torch.randn(1, 1, 16, 5, requires_grad=True)
+    weight = torch.randn(3, 2, 16, 5)
+    ours = _penalty_grads(twice_differentiable_attention, q, k, v, weight)
+    reference = _penalty_grads(math_attention, q, k, v, weight)
+    for a, b in zip([ours[0], *ours[1], *ours[2]], [reference[0], *reference[1], *reference[2]]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
