@@ -9,7 +9,7 @@ FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai
 EPOCHS ?= 5
 DEMO_SIZE ?= 32
 
-.PHONY: install fonts demo compare test bench bench-train clean
+.PHONY: install fonts demo compare test bench bench-attention bench-train clean
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/involution.py
+
+# SAGAN's attention under a gradient penalty: SDPA's math path against igan.ops.attention (about 2 min).
+bench-attention: install
+	$(BIN)/python benchmarks/attention.py
 
 # Training throughput of the recipe and ablation configs, Lightning against a bare loop (about 20 min on 2 cores).
 bench-train: install

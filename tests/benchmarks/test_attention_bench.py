@@ -1,0 +1,39 @@
+"""The attention benchmark runs end to end, times both paths, and leaves the model code as it was."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from benchmarks import attention as bench  # noqa: E402
+
+
+def test_one_row_per_side_and_the_block_restored(capsys):
+    original = bench.blocks.twice_differentiable_attention
+    bench.main(["--sides", "4", "8", "--batch", "2", "--channels", "8", "--repeats", "1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [row.split("|")[2].strip() for row in rows] == ["16", "64"]  # positions
+    assert all(row.split("|")[5].strip().endswith("x") for row in rows)  # a speed-up in every row
+    assert bench.blocks.twice_differentiable_attention is original
+
+
+def _graph_nodes(fn):
+    seen, stack = set(), [fn]
+    while stack:
+        node = stack.pop()
+        if node is not None and node not in seen:
+            seen.add(node)
+            stack.extend(next_fn for next_fn, _ in node.next_functions)
+    return {type(node).__name__ for node in seen}
+
+
+def test_the_sliced_path_is_taken_whatever_the_size():
+    import torch
+
+    q, k, v = (torch.randn(2, 1, 8, 4, requires_grad=True) for _ in range(3))
+    assert "_AttentionBackward" in _graph_nodes(bench.sliced_path(q, k, v).grad_fn)
+    assert "_AttentionBackward" not in _graph_nodes(bench.math_path(q, k, v).grad_fn)
+    assert bench.attention.MATH_PATH_MAX_BYTES["cpu"] > 0  # the shipped rule is restored
