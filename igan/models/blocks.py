@@ -83,7 +83,7 @@ class SelfAttention2d(nn.Module):
                 attended = F.scaled_dot_product_attention(q, k, v, scale=1.0)
         elif _double_backward.get():
             # Differentiable twice, slice by slice: SDPA's math path would keep every (B, N, N)
-            # intermediate for the second pass (5x slower at 64 px, 3 GiB).
+            # intermediate for the second pass (1.6x slower at 64 px, 3 GiB; benchmarks/attention.py).
             attended = twice_differentiable_attention(q, k, v, scale=1.0)
         else:
             # Fused kernels want one head size for q, k and v and unit-stride channels (else SDPA

@@ -3,8 +3,9 @@
 Gradient penalties (WGAN-GP, R1) take D's gradient with respect to its input and backpropagate
 through it. SDPA's fused kernels have no double backward, and its math path records every
 (B, N, N) intermediate of forward and backward for the second pass: at 64 px SAGAN's D attends
-over 1,024 positions, 64 images make 256 MiB per matrix, and the penalty cost 5.6 s per
-iteration on 2 CPU cores, mostly in memory traffic and page faults on those matrices.
+over 1,024 positions, 64 images make 256 MiB per matrix, and one penalty step of the layer took
+3.96 s on 2 CPU cores, 44% of it system time (1.2 M page faults), against 2.54 s here
+(``benchmarks/attention.py``, 2026-11-26).
 
 Here the backward is itself an autograd function that works one slice of the batch at a time
 (slices sized to stay in cache) and recomputes the softmax instead of storing it, as flash
