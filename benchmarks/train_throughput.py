@@ -25,6 +25,9 @@ when present, else CPU), on random batches already on the device:
   G, D and the batch in channels-last memory format, and with G and D through ``torch.compile``
   (as ``--model.channels_last`` / ``--model.compile`` train), over the plain one, run in turn with it.
 
+``--precision bf16-mixed`` times the Lightning module under ``--trainer.precision=bf16-mixed`` and
+the bare loop under the same bfloat16 autocast (its point is a GPU: on CPU, bf16 kernels are slower).
+
 Every time is the median over ``iters`` iterations (at least ``--iters``, more where an iteration
 is short: ``--min-seconds`` per series) after ``--warmup``; a pilot before them absorbs the
 involution kernels' compilation. ``Lightning/bare`` is the median over the rounds of the paired
@@ -83,6 +86,8 @@ CONFIGS = [
     "configs/ablation/calligraphy_involution.yaml",
 ]
 BLOCKS = (SelfAttention2d, Involution2d)
+#: Lightning's ``--trainer.precision`` values the benchmark can time (bf16-mixed: autocast to bfloat16).
+PRECISIONS = ("32-true", "bf16-mixed")
 
 
 # --------------------------------------------------------------------------- machine
@@ -272,11 +277,11 @@ class IterationTimer(L.Callback):
 
 
 def time_lightning(gan: GAN, variants: list[tuple["BareLoop", bool]], real: torch.Tensor, warmup: int, iters: int,
-                   device: torch.device) -> IterationTimer:
+                   device: torch.device, precision: str = "32-true") -> IterationTimer:
     timer = IterationTimer(warmup, iters, device, variants, real)
     n = warmup + iters + 1  # the last batch only closes the last timed iteration
     trainer = L.Trainer(
-        accelerator=device.type, devices=1, max_epochs=1, limit_train_batches=n, logger=False,
+        accelerator=device.type, devices=1, max_epochs=1, limit_train_batches=n, logger=False, precision=precision,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
     )
     loader = torch.utils.data.DataLoader(FixedBatches(real, n), batch_size=None)
@@ -293,11 +298,15 @@ class BareLoop:
     """The iteration of :meth:`igan.gan.GAN.training_step` (n_critic = 1) in plain PyTorch."""
 
     def __init__(self, gan: GAN, generator: nn.Module, discriminator: nn.Module, device: torch.device,
-                 channels_last: bool = False, compiled: bool = False) -> None:
+                 channels_last: bool = False, compiled: bool = False, precision: str = "32-true") -> None:
         hp = gan.hparams
         if hp.n_critic != 1 or hp.ema_decay is not None:
             raise ValueError("the bare loop times n_critic = 1 without EMA, as the shipped configs train")
         self.hp, self.device = hp, device
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: choose one of {PRECISIONS}")
+        # As Lightning's bf16-mixed plugin: the whole step (penalty and backward calls included) under autocast.
+        self.autocast_dtype = torch.bfloat16 if precision == "bf16-mixed" else None
         self.g, self.d = generator.to(device).train(), discriminator.to(device).train()
         self.channels_last = channels_last
         if channels_last:
@@ -317,6 +326,11 @@ class BareLoop:
 
     def iteration(self, real: torch.Tensor, penalty: bool = True) -> tuple[float, float]:
         """One D and one G update; returns the seconds of the D step and of the G step."""
+        dtype = self.autocast_dtype
+        with torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            return self._iteration(real, penalty)
+
+    def _iteration(self, real: torch.Tensor, penalty: bool) -> tuple[float, float]:
         hp, device = self.hp, self.device
         r1 = penalty and hp.r1_gamma > 0
         t0 = time.perf_counter()
@@ -453,7 +467,8 @@ def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
 
     gan = build_gan(config, size)
     row["blocks_kind"] = "+".join(block_names(gan.generator)) or "-"
-    bare = BareLoop(gan, copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator), device)
+    bare = BareLoop(gan, copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator), device,
+                    precision=args.precision)
     # A pilot (its first iteration compiles the involution kernels) sets the iterations: at least
     # --iters, and enough for --min-seconds per measured series where iterations are short.
     bare.iteration(real)
@@ -463,7 +478,7 @@ def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
     sync(device)
     iters = max(args.iters, math.ceil(args.min_seconds / (time.perf_counter() - start)))
     row["iters"] = iters
-    timer = time_lightning(gan, [(bare, True)], real, args.warmup, iters, device)
+    timer = time_lightning(gan, [(bare, True)], real, args.warmup, iters, device, args.precision)
     (result,) = timer.bare_medians()
     row.update(lightning=statistics.median(timer.lightning_times()), bare=result["iter"], d=result["d"], g=result["g"],
                ratio=timer.paired_ratio(), peak_mib=peak_iteration_mib(bare, real, device),
@@ -478,11 +493,13 @@ def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
         variants.append((bare, False))
     no_blocks = fast = None
     if row["blocks_kind"] != "-" and not args.no_block_timing:
-        no_blocks = BareLoop(gan, without_blocks(gan.generator), without_blocks(gan.discriminator), device)
+        no_blocks = BareLoop(gan, without_blocks(gan.generator), without_blocks(gan.discriminator), device,
+                             precision=args.precision)
         variants.append((no_blocks, True))
     if args.fast_paths:
         # Same networks, fast paths on; two pilot iterations compile (no-grad and grad variants).
-        fast = {name: BareLoop(gan, copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator), device, **kwargs)
+        fast = {name: BareLoop(gan, copy.deepcopy(gan.generator), copy.deepcopy(gan.discriminator), device,
+                               precision=args.precision, **kwargs)
                 for name, kwargs in (("channels_last", {"channels_last": True}), ("compile", {"compiled": True}))}
         for loop in fast.values():
             for _ in range(2):
@@ -596,6 +613,8 @@ def main(argv=None) -> None:
                     help="more iterations than --iters where needed for this many seconds per series (default 3)")
     ap.add_argument("--batch-size", type=int, default=None, help="default: the config's data.batch_size")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--precision", default="32-true", choices=PRECISIONS,
+                    help="as --trainer.precision; bf16-mixed runs Lightning and the bare loop under bfloat16 autocast")
     ap.add_argument("--threads", type=int, default=None, help="torch threads on CPU (default: torch's)")
     ap.add_argument("--data-root", default="data", help="where the real data is (rendered if missing; default data)")
     ap.add_argument("--data-batches", type=int, default=20, help="real DataLoader batches timed (default 20)")
@@ -618,7 +637,7 @@ def main(argv=None) -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     print(describe(device))
     print(f"Median of max(--iters {args.iters}, {args.min_seconds:g} s worth) iterations after {args.warmup} "
-          f"warm-up; img/s = real images per second (one D and one G update per batch).")
+          f"warm-up; img/s = real images per second (one D and one G update per batch); precision {args.precision}.")
     print()
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "|".join(["---"] + ["---:"] * (len(COLUMNS) - 1)) + "|")

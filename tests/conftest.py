@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 os.environ["WANDB_MODE"] = "offline"  # tests never talk to W&B servers
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -79,5 +80,16 @@ def calligraphy_root(tmp_path_factory) -> Path:
 
 
 def pytest_configure(config):
+    # Tests that need a GPU skip without one (CI); on a GPU machine `pytest -m cuda` runs just them.
+    config.addinivalue_line("markers", "cuda: needs a CUDA device; skipped where none exists")
     # The tests call LightningCLI in-process with explicit args, as intended; pytest's own argv is not for it.
     config.addinivalue_line("filterwarnings", "ignore:LightningCLI's args parameter:UserWarning")
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)

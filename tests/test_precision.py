@@ -1,6 +1,6 @@
 """bf16 mixed precision (``--trainer.precision=bf16-mixed``) is numerically safe for every model.
 
-Run here through CPU autocast (the GPU path is the same autocast with CUDA kernels): involution,
+Run through CPU autocast, and through CUDA autocast where a GPU exists: involution,
 self-attention and the WGAN-GP penalty's double backward, two batches. The bf16 run must move the
 networks the way the float32 run does: finite losses, and parameter updates pointing the same way
 (cosine similarity of the update vectors) -- bf16 keeps ~3 significant digits, so the updates are
@@ -39,7 +39,7 @@ def nets(model: str):
             SAGANDiscriminator(image_size=SIZE, channels=1, width=8))
 
 
-def update(model: str, precision: str) -> tuple[torch.Tensor, list[float]]:
+def update(model: str, precision: str, accelerator: str = "cpu") -> tuple[torch.Tensor, list[float]]:
     generator, discriminator = nets(model)
     gan = GAN(copy.deepcopy(generator), copy.deepcopy(discriminator), loss="wgan-gp", lr_g=1e-3, lr_d=1e-3,
               betas=(0.0, 0.9))
@@ -52,17 +52,18 @@ def update(model: str, precision: str) -> tuple[torch.Tensor, list[float]]:
         def on_train_batch_end(self, trainer, *args) -> None:
             losses.extend(float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/"))
 
-    trainer = L.Trainer(max_epochs=1, accelerator="cpu", precision=precision, logger=False, enable_checkpointing=False,
+    trainer = L.Trainer(max_epochs=1, accelerator=accelerator, devices=1, precision=precision, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[Losses()])
     trainer.fit(gan, DataLoader(TensorDataset(data), batch_size=B))
-    after = torch.cat([p.detach().flatten() for p in gan.parameters()])
+    after = torch.cat([p.detach().flatten().cpu() for p in gan.parameters()])
     return after - before, losses
 
 
+@pytest.mark.parametrize("accelerator", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 @pytest.mark.parametrize("model", ["idcgan", "sagan"])
-def test_bf16_mixed_moves_the_networks_like_float32(model):
-    step32, losses32 = update(model, "32-true")
-    step16, losses16 = update(model, "bf16-mixed")
+def test_bf16_mixed_moves_the_networks_like_float32(model, accelerator):
+    step32, losses32 = update(model, "32-true", accelerator)
+    step16, losses16 = update(model, "bf16-mixed", accelerator)
     assert losses16 and all(torch.isfinite(torch.tensor(losses16)))
     assert step16.abs().sum() > 0 and not torch.equal(step16, step32)  # autocast really ran in bf16
     cosine = torch.nn.functional.cosine_similarity(step16, step32, dim=0)

@@ -149,3 +149,35 @@ def test_leading_dims_broadcast_as_in_sdpa():
     reference = _penalty_grads(math_attention, q, k, v, weight)
     for a, b in zip([ours[0], *ours[1], *ours[2]], [reference[0], *reference[1], *reference[2]]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5 * b.abs().max().item())
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("path", ["sliced", "math"])
+def test_cuda_matches_the_float64_reference_in_both_derivatives(monkeypatch, path):
+    """On a GPU the forward is SDPA's fused CUDA kernel and the slices run as cuBLAS products: value,
+    first and second derivatives at SAGAN's 16x16 shapes against SDPA's math path in float64 on the CPU."""
+    monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cuda", 0 if path == "sliced" else 1 << 30)
+    monkeypatch.setitem(attention.SLICE_BYTES, "cuda", 2 * 256 * 256 * 4)  # slices of two items
+    q, k, v = qkv(5, 256, 8, 64, dtype=torch.float64)
+    weight = torch.randn(5, 1, 256, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    reference = _penalty_grads(lambda *t: math_attention(*t, scale=1.0), q, k, v, weight)
+    on_gpu = [t.detach().float().cuda().requires_grad_(True) for t in (q, k, v)]
+    ours = _penalty_grads(lambda *t: twice_differentiable_attention(*t, scale=1.0), *on_gpu, weight.float().cuda())
+    torch.testing.assert_close(ours[0].cpu().double(), reference[0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(ours[1] + ours[2], reference[1] + reference[2]):
+        assert a.is_cuda and a.dtype == torch.float32
+        torch.testing.assert_close(a.cpu().double(), b, rtol=1e-3, atol=1e-4 * b.abs().max().item())
+
+
+@pytest.mark.cuda
+def test_cuda_derivatives_stay_float32_under_bf16_autocast(monkeypatch):
+    monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cuda", 0)
+    q, k, v = (t.detach().cuda().requires_grad_(True) for t in qkv(2, 64, 8, 16))
+    weight = torch.randn(2, 1, 64, 16, device="cuda")
+    fn = lambda *t: twice_differentiable_attention(*t, scale=1.0)  # noqa: E731
+    plain = _penalty_grads(fn, q, k, v, weight)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        under_autocast = _penalty_grads(fn, q, k, v, weight)
+    for a, b in zip([*under_autocast[1], *under_autocast[2]], [*plain[1], *plain[2]]):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())

@@ -334,3 +334,47 @@ def test_backend_context_overrides_the_environment(monkeypatch):
     with pytest.raises(ValueError, match="unknown backend"):
         with involution_backend("fast"):
             pass
+
+
+# --------------------------------------------------------------------------- CUDA (skipped without a GPU)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("backend", ["eager", "compiled"])  # compiled: Inductor's Triton kernels
+@pytest.mark.parametrize("B,C,H,W,G,K,s,p,d", [CASES[0], CASES[4], CASES[5], CASES[9]])
+def test_cuda_matches_the_float64_reference(B, C, H, W, G, K, s, p, d, backend):
+    x, w, gy = make(B, C, H, W, G, K, s, p, d)
+    ref = unfold_reference(x.requires_grad_(True), w.requires_grad_(True), K, s, p, d)
+    rgx, rgw = torch.autograd.grad(ref, (x, w), gy)
+    xc, wc = (t.detach().float().cuda().requires_grad_(True) for t in (x, w))
+    y = involution(xc, wc, K, s, p, d, backend=backend)
+    gx, gw = torch.autograd.grad(y, (xc, wc), gy.float().cuda())
+    for ours, theirs in ((y, ref), (gx, rgx), (gw, rgw)):
+        assert ours.is_cuda and ours.dtype == torch.float32
+        torch.testing.assert_close(ours.cpu().double(), theirs.detach(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("backend", ["eager", "compiled"])
+def test_cuda_second_derivative_passes_gradgradcheck(backend):
+    """WGAN-GP differentiates involution twice: the Triton kernels of all three maps, float64."""
+    x, w, _ = make(1, 4, 6, 5, 2, 3, 1, 1, 1)
+    x, w = x.cuda().requires_grad_(True), w.cuda().requires_grad_(True)
+    fn = partial(involution, kernel_size=3, stride=1, padding=1, dilation=1, backend=backend)
+    assert torch.autograd.gradcheck(fn, (x, w))
+    assert torch.autograd.gradgradcheck(fn, (x, w))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("backend", ["eager", "compiled"])
+def test_cuda_bf16_autocast_rounds_only_inputs_and_output(backend):
+    """Under CUDA bf16 autocast (``--trainer.precision=bf16-mixed``) the 49 taps of a 7x7 kernel are
+    summed in float32: the result equals the float64 sum of the bf16-rounded inputs up to the one
+    rounding of the output (2^-8 relative)."""
+    x, w, _ = make(2, 32, 16, 16, 4, 7, 1, 3, 1, dtype=torch.float32, seed=3)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        y = involution(x.cuda(), w.cuda(), 7, 1, 3, 1, backend=backend)
+    assert y.dtype == torch.bfloat16
+    ref = unfold_reference(x.bfloat16().double(), w.bfloat16().double(), 7, 1, 3, 1)
+    torch.testing.assert_close(y.cpu().double(), ref, rtol=2**-8, atol=1e-3 * ref.abs().max().item())
+
