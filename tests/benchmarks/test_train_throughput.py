@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,3 +53,20 @@ def test_bare_loop_matches_the_module_update():
     assert d_seconds > 0 and g_seconds > 0
     assert all(not torch.equal(a, b) for a, b in zip(before, after) if a.numel() > 1)
     assert loop.opt_d.param_groups[0]["lr"] == gan.hparams.lr_d and loop.opt_g.param_groups[0]["betas"] == (0.5, 0.999)
+
+
+def test_bf16_mixed_bare_loop_runs_under_autocast_as_lightning_does():
+    """``--precision bf16-mixed``: the bare loop's convolutions run in bfloat16 (as under Lightning's
+    bf16-mixed plugin) while the weights and their Adam updates stay float32."""
+    config = bench.load_config(REPO / "configs/calligraphy_dcgan.yaml")
+    gan = bench.build_gan(config, 32)
+    loop = bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu"), precision="bf16-mixed")
+    seen = []
+    conv = next(m for m in gan.discriminator.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    before = conv.weight.detach().clone()
+    loop.iteration(torch.rand(4, 1, 32, 32) * 2 - 1)
+    assert seen and set(seen) == {torch.bfloat16}
+    assert conv.weight.dtype == torch.float32 and not torch.equal(conv.weight, before)
+    with pytest.raises(ValueError, match="'16-mixed'.*bf16-mixed"):
+        bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu"), precision="16-mixed")
