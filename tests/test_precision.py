@@ -50,7 +50,7 @@ def update(model: str, precision: str, accelerator: str = "cpu") -> tuple[torch.
 
     class Losses(L.Callback):
         def on_train_batch_end(self, trainer, *args) -> None:
-            losses.extend(float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/"))
+            losses.extend(float(v) for v in trainer.lightning_module.step_losses.values())
 
     trainer = L.Trainer(max_epochs=1, accelerator=accelerator, devices=1, precision=precision, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[Losses()])

@@ -278,3 +278,51 @@ def test_r1_reuses_the_discriminators_forward_on_the_real_batch():
     trainer.fit(module, DataLoader(TensorDataset(images(1)), batch_size=B))
     assert int(module.d_updates) == 1 and trainer.global_step == 0  # a D step, no G step
     assert len(forwards) == 2
+
+
+class StepLog(L.pytorch.loggers.Logger):
+    """A logger that keeps what Lightning writes to it: (step, metrics) pairs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[tuple[int, dict]] = []
+
+    name, version = "steps", 0
+
+    @property
+    def experiment(self):
+        return None
+
+    def log_hyperparams(self, *args, **kwargs) -> None:
+        pass
+
+    def log_metrics(self, metrics, step=None) -> None:
+        self.rows.append((step, dict(metrics)))
+
+
+def test_step_values_are_logged_on_the_loggers_steps_only_and_kept_for_every_step():
+    """``self.log`` runs only on the batches whose step values Lightning writes to the loggers
+    (every ``log_every_n_steps``): the logger gets the same points as if every batch logged,
+    while ``step_losses`` holds each batch's own terms for the divergence guard."""
+    generator, discriminator = tiny_nets()
+    module = GAN(generator=generator, discriminator=discriminator, loss="wgan-gp", lr_g=LR_G, lr_d=LR_D, betas=BETAS)
+    calls, seen = [], []
+    log_dict = module.log_dict
+    module.log_dict = lambda values, **kwargs: (calls.append(module.trainer.fit_loop.epoch_loop.batch_idx),
+                                                log_dict(values, **kwargs))
+
+    class EveryStep(L.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            seen.append({k: float(v) for k, v in pl_module.step_losses.items()})
+
+    logger = StepLog()
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=7, logger=logger, log_every_n_steps=3,
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[EveryStep()])
+    trainer.fit(module, DataLoader(TensorDataset(images(7)), batch_size=B))
+    assert calls == [2, 5]  # batches 3 and 6 of 7
+    step_rows = [metrics for _, metrics in logger.rows if "train/d_loss" in metrics]
+    assert len(step_rows) == 2
+    assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[2]["train/d_loss"], seen[5]["train/d_loss"]])
+    assert len(seen) == 7 and len({row["train/d_loss"] for row in seen}) == 7  # each batch's own value
+    assert set(seen[0]) == {"train/d_loss", "train/d_real", "train/d_fake", "train/gp", "train/g_loss"}

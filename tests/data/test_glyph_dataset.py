@@ -1,0 +1,22 @@
+"""GlyphDataset: the in-memory images (calligraphy, folder) served to the training DataLoader."""
+
+import torch
+from torch.utils.data import DataLoader
+
+from igan.data.datamodule import GlyphDataset, _drop_labels
+
+
+def test_glyph_batches_are_built_whole_and_equal_the_images_one_by_one():
+    """``GlyphDataset.__getitems__`` (one indexing per batch) serves exactly what per-image
+    ``ToTensor + Normalize(0.5, 0.5)`` would, grayscale repeated to 3 channels where asked."""
+    images = torch.randint(0, 256, (10, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    for channels in (1, 3):
+        dataset = GlyphDataset(images, channels)
+        expected = torch.stack([(images[i].float() / 255 - 0.5) / 0.5 for i in range(10)]).unsqueeze(1)
+        expected = expected.expand(-1, channels, -1, -1)
+        assert torch.allclose(dataset.__getitems__([7, 2, 2, 9]), expected[[7, 2, 2, 9]], atol=1e-6)
+        assert torch.equal(dataset[7], dataset.__getitems__([7])[0]) and dataset[7].shape == (channels, 8, 8)
+        loader = DataLoader(dataset, batch_size=4, shuffle=False, drop_last=True, collate_fn=_drop_labels)
+        batches = list(loader)
+        assert [b.shape for b in batches] == [(4, channels, 8, 8)] * 2
+        assert torch.equal(torch.cat(batches), torch.stack([dataset[i] for i in range(8)]))
