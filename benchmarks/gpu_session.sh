@@ -68,6 +68,6 @@ tail -n 25 "$OUT/study.log"
 step bench-fp32 130 "$PY" benchmarks/train_throughput.py --sizes 64 --min-seconds 1 --data-batches 10
 tail -n 12 "$OUT/bench-fp32.log"
 
-tar czf "$OUT/study.tgz" --exclude='*.ckpt' --exclude='wandb' "$STUDY" 2>/dev/null
+tar czf "$OUT/study.tgz" --exclude='*ckpt*' --exclude='wandb' "$STUDY" || echo "packing the study failed"
 ls -la "$OUT"
 echo "total $(($(date +%s) - START)) s"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import Optional
 
 import lightning as L
 import pytest
@@ -300,12 +301,12 @@ class StepLog(L.pytorch.loggers.Logger):
         self.rows.append((step, dict(metrics)))
 
 
-def test_step_values_are_logged_on_the_loggers_steps_only_and_kept_for_every_step():
-    """``self.log`` runs only on the batches whose step values Lightning writes to the loggers
-    (every ``log_every_n_steps``): the logger gets the same points as if every batch logged,
-    while ``step_losses`` holds each batch's own terms for the divergence guard."""
+def fit_logging(batches: int, log_every: int, n_critic: int = 1, stop_after: Optional[int] = None):
+    """Fit with a recording logger; returns (batches on which the module logged, the (step, metrics)
+    rows the logger received, every batch's ``step_losses`` as floats)."""
     generator, discriminator = tiny_nets()
-    module = GAN(generator=generator, discriminator=discriminator, loss="wgan-gp", lr_g=LR_G, lr_d=LR_D, betas=BETAS)
+    module = GAN(generator=generator, discriminator=discriminator, loss="wgan-gp", lr_g=LR_G, lr_d=LR_D, betas=BETAS,
+                 n_critic=n_critic)
     calls, seen = [], []
     log_dict = module.log_dict
     module.log_dict = lambda values, **kwargs: (calls.append(module.trainer.fit_loop.epoch_loop.batch_idx),
@@ -314,15 +315,38 @@ def test_step_values_are_logged_on_the_loggers_steps_only_and_kept_for_every_ste
     class EveryStep(L.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
             seen.append({k: float(v) for k, v in pl_module.step_losses.items()})
+            if batch_idx == stop_after:  # as Lightning's Timer (--trainer.max_time) or EarlyStopping do
+                trainer.should_stop = True
 
     logger = StepLog()
-    trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=7, logger=logger, log_every_n_steps=3,
-                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[EveryStep()])
-    trainer.fit(module, DataLoader(TensorDataset(images(7)), batch_size=B))
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=batches, logger=logger,
+                        log_every_n_steps=log_every, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[EveryStep()])
+    trainer.fit(module, DataLoader(TensorDataset(images(batches)), batch_size=B))
+    return calls, [metrics for _, metrics in logger.rows if "train/d_loss" in metrics], seen
+
+
+def test_step_values_are_logged_on_the_loggers_steps_only_and_kept_for_every_step():
+    """``self.log`` runs only on the batches whose step values Lightning writes to the loggers
+    (every ``log_every_n_steps``): the logger gets the same points as if every batch logged,
+    while ``step_losses`` holds each batch's own terms for the divergence guard."""
+    calls, step_rows, seen = fit_logging(batches=7, log_every=3)
     assert calls == [2, 5]  # batches 3 and 6 of 7
-    step_rows = [metrics for _, metrics in logger.rows if "train/d_loss" in metrics]
-    assert len(step_rows) == 2
     assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[2]["train/d_loss"], seen[5]["train/d_loss"]])
     assert len(seen) == 7 and len({row["train/d_loss"] for row in seen}) == 7  # each batch's own value
     assert set(seen[0]) == {"train/d_loss", "train/d_real", "train/d_fake", "train/gp", "train/g_loss"}
+
+
+def test_a_logged_step_without_a_generator_update_carries_the_latest_g_loss():
+    """n_critic = 3: G steps on batches 3, 6, 9, 12; the loggers' steps are batches 4, 8 and 12."""
+    calls, step_rows, seen = fit_logging(batches=12, log_every=4, n_critic=3)
+    assert calls == [3, 7, 11]
+    assert [row["train/g_loss"] for row in step_rows] == pytest.approx([seen[i]["train/g_loss"] for i in (2, 5, 11)])
+    assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[i]["train/d_loss"] for i in (3, 7, 11)])
+
+
+def test_the_step_a_callback_stops_on_is_logged_with_its_own_values():
+    """A stop (max_time, early stopping) makes Lightning write that batch's values whatever its step."""
+    calls, step_rows, seen = fit_logging(batches=9, log_every=3, stop_after=4)
+    assert calls == [2, 4] and len(seen) == 5
+    assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[2]["train/d_loss"], seen[4]["train/d_loss"]])
