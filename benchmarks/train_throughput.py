@@ -306,7 +306,7 @@ class BareLoop:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: choose one of {PRECISIONS}")
         # As Lightning's bf16-mixed plugin: the whole step (penalty and backward calls included) under autocast.
-        self.autocast_dtype = torch.bfloat16 if precision == "bf16-mixed" else None
+        self.bf16 = precision == "bf16-mixed"
         self.g, self.d = generator.to(device).train(), discriminator.to(device).train()
         self.channels_last = channels_last
         if channels_last:
@@ -326,8 +326,7 @@ class BareLoop:
 
     def iteration(self, real: torch.Tensor, penalty: bool = True) -> tuple[float, float]:
         """One D and one G update; returns the seconds of the D step and of the G step."""
-        dtype = self.autocast_dtype
-        with torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             return self._iteration(real, penalty)
 
     def _iteration(self, real: torch.Tensor, penalty: bool) -> tuple[float, float]:

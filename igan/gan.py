@@ -268,9 +268,8 @@ class GAN(L.LightningModule):
         if every batch logged. The progress bar shows the last logged step; ``step_losses`` holds
         every step's terms (the divergence guard checks them).
         """
-        trainer = self._trainer
-        connector = getattr(trainer, "_logger_connector", None)
-        take = connector is None or bool(trainer.fast_dev_run) or connector.should_update_logs
+        # The condition of Lightning's own write (_LoggerConnector.update_train_step_metrics).
+        take = self.trainer._logger_connector.should_update_logs or self.trainer.fast_dev_run
         if take and self._latest_losses:
             self.log_dict(self._latest_losses, on_step=True, on_epoch=False, prog_bar=True)
 

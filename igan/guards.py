@@ -68,10 +68,8 @@ class DivergenceGuard(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
         # Every step's losses (the module logs them only every log_every_n_steps).
-        logged = getattr(pl_module, "step_losses", None)
-        if logged is None:
-            logged = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
-        losses = {k: v for k, v in logged.items() if isinstance(v, Tensor) and v.is_floating_point()}
+        losses = {k: v for k, v in (getattr(pl_module, "step_losses", None) or {}).items()
+                  if isinstance(v, Tensor) and v.is_floating_point()}
         bad_losses = nonfinite_tensors(losses.items())
         bad_weights = nonfinite_tensors(list(pl_module.named_parameters()) + list(pl_module.named_buffers()))
         if not bad_losses and not bad_weights:

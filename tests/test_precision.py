@@ -39,10 +39,15 @@ def nets(model: str):
             SAGANDiscriminator(image_size=SIZE, channels=1, width=8))
 
 
-def update(model: str, precision: str, accelerator: str = "cpu") -> tuple[torch.Tensor, list[float]]:
+def update(model: str, precision: str, accelerator: str = "cpu") -> tuple[torch.Tensor, list[float], set]:
+    """The parameter update of two batches, the losses of each step, and the dtypes D's first
+    convolution produced (bf16 proves autocast ran: on a GPU two float32 runs differ too)."""
     generator, discriminator = nets(model)
     gan = GAN(copy.deepcopy(generator), copy.deepcopy(discriminator), loss="wgan-gp", lr_g=1e-3, lr_d=1e-3,
               betas=(0.0, 0.9))
+    dtypes = set()
+    conv = next(m for m in gan.discriminator.modules() if isinstance(m, torch.nn.Conv2d))
+    conv.register_forward_hook(lambda module, args, out: dtypes.add(out.dtype))
     before = torch.cat([p.detach().flatten().clone() for p in gan.parameters()])
     data = torch.rand(2 * B, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(1)) * 2 - 1
     L.seed_everything(0, verbose=False)
@@ -56,15 +61,16 @@ def update(model: str, precision: str, accelerator: str = "cpu") -> tuple[torch.
                         enable_progress_bar=False, enable_model_summary=False, callbacks=[Losses()])
     trainer.fit(gan, DataLoader(TensorDataset(data), batch_size=B))
     after = torch.cat([p.detach().flatten().cpu() for p in gan.parameters()])
-    return after - before, losses
+    return after - before, losses, dtypes
 
 
 @pytest.mark.parametrize("accelerator", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
 @pytest.mark.parametrize("model", ["idcgan", "sagan"])
 def test_bf16_mixed_moves_the_networks_like_float32(model, accelerator):
-    step32, losses32 = update(model, "32-true", accelerator)
-    step16, losses16 = update(model, "bf16-mixed", accelerator)
+    step32, losses32, dtypes32 = update(model, "32-true", accelerator)
+    step16, losses16, dtypes16 = update(model, "bf16-mixed", accelerator)
+    assert dtypes32 == {torch.float32} and dtypes16 == {torch.bfloat16}  # autocast really ran in bf16
     assert losses16 and all(torch.isfinite(torch.tensor(losses16)))
-    assert step16.abs().sum() > 0 and not torch.equal(step16, step32)  # autocast really ran in bf16
+    assert step16.abs().sum() > 0 and not torch.equal(step16, step32)
     cosine = torch.nn.functional.cosine_similarity(step16, step32, dim=0)
     assert cosine > 0.9, f"bf16 updates point elsewhere than float32's (cosine {cosine:.3f})"

@@ -345,7 +345,9 @@ def nan_after(monkeypatch, calls: int) -> None:
 def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_good_checkpoint(tiny_cifar10, tmp_path, monkeypatch, capsys):
     out = tmp_path / "nan"
     nan_after(monkeypatch, 5)  # the 5th D update: epoch 2, batch 2
-    assert train(out, tiny_cifar10, "--trainer.max_epochs=3", "--last_every_n_steps=1") == 2
+    # Not a logging step (every 10th batch): the guard must see the step's own losses, not the logged ones.
+    assert train(out, tiny_cifar10, "--trainer.max_epochs=3", "--last_every_n_steps=1",
+                 "--trainer.log_every_n_steps=10") == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, err

@@ -301,16 +301,16 @@ class StepLog(L.pytorch.loggers.Logger):
         self.rows.append((step, dict(metrics)))
 
 
-def fit_logging(batches: int, log_every: int, n_critic: int = 1, stop_after: Optional[int] = None):
-    """Fit with a recording logger; returns (batches on which the module logged, the (step, metrics)
-    rows the logger received, every batch's ``step_losses`` as floats)."""
+def fit_logging(batches: int, log_every: int, n_critic: int = 1, stop_after: Optional[int] = None, epochs: int = 1):
+    """Fit with a recording logger; returns ((epoch, batch) pairs on which the module logged, the
+    metrics rows the logger received, every batch's ``step_losses`` as floats, in order)."""
     generator, discriminator = tiny_nets()
     module = GAN(generator=generator, discriminator=discriminator, loss="wgan-gp", lr_g=LR_G, lr_d=LR_D, betas=BETAS,
                  n_critic=n_critic)
     calls, seen = [], []
     log_dict = module.log_dict
-    module.log_dict = lambda values, **kwargs: (calls.append(module.trainer.fit_loop.epoch_loop.batch_idx),
-                                                log_dict(values, **kwargs))
+    module.log_dict = lambda values, **kwargs: (
+        calls.append((module.current_epoch, module.trainer.fit_loop.epoch_loop.batch_idx)), log_dict(values, **kwargs))
 
     class EveryStep(L.Callback):
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -319,7 +319,7 @@ def fit_logging(batches: int, log_every: int, n_critic: int = 1, stop_after: Opt
                 trainer.should_stop = True
 
     logger = StepLog()
-    trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=batches, logger=logger,
+    trainer = L.Trainer(accelerator="cpu", max_epochs=epochs, limit_train_batches=batches, logger=logger,
                         log_every_n_steps=log_every, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[EveryStep()])
     trainer.fit(module, DataLoader(TensorDataset(images(batches)), batch_size=B))
@@ -331,7 +331,7 @@ def test_step_values_are_logged_on_the_loggers_steps_only_and_kept_for_every_ste
     (every ``log_every_n_steps``): the logger gets the same points as if every batch logged,
     while ``step_losses`` holds each batch's own terms for the divergence guard."""
     calls, step_rows, seen = fit_logging(batches=7, log_every=3)
-    assert calls == [2, 5]  # batches 3 and 6 of 7
+    assert calls == [(0, 2), (0, 5)]  # batches 3 and 6 of 7
     assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[2]["train/d_loss"], seen[5]["train/d_loss"]])
     assert len(seen) == 7 and len({row["train/d_loss"] for row in seen}) == 7  # each batch's own value
     assert set(seen[0]) == {"train/d_loss", "train/d_real", "train/d_fake", "train/gp", "train/g_loss"}
@@ -340,7 +340,7 @@ def test_step_values_are_logged_on_the_loggers_steps_only_and_kept_for_every_ste
 def test_a_logged_step_without_a_generator_update_carries_the_latest_g_loss():
     """n_critic = 3: G steps on batches 3, 6, 9, 12; the loggers' steps are batches 4, 8 and 12."""
     calls, step_rows, seen = fit_logging(batches=12, log_every=4, n_critic=3)
-    assert calls == [3, 7, 11]
+    assert calls == [(0, 3), (0, 7), (0, 11)]
     assert [row["train/g_loss"] for row in step_rows] == pytest.approx([seen[i]["train/g_loss"] for i in (2, 5, 11)])
     assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[i]["train/d_loss"] for i in (3, 7, 11)])
 
@@ -348,5 +348,16 @@ def test_a_logged_step_without_a_generator_update_carries_the_latest_g_loss():
 def test_the_step_a_callback_stops_on_is_logged_with_its_own_values():
     """A stop (max_time, early stopping) makes Lightning write that batch's values whatever its step."""
     calls, step_rows, seen = fit_logging(batches=9, log_every=3, stop_after=4)
-    assert calls == [2, 4] and len(seen) == 5
+    assert calls == [(0, 2), (0, 4)] and len(seen) == 5
     assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[2]["train/d_loss"], seen[4]["train/d_loss"]])
+
+
+def test_logging_steps_run_on_across_epochs_and_an_epoch_starts_without_old_values():
+    """Lightning counts logging steps over the whole run (not per epoch) and forgets step values at
+    an epoch's end: with 5 batches per epoch and n_critic = 3, batches 3, 6 and 9 of the run log;
+    the first of epoch 2 has had no G step in that epoch, so it carries no g_loss."""
+    calls, step_rows, seen = fit_logging(batches=5, log_every=3, n_critic=3, epochs=2)
+    assert calls == [(0, 2), (1, 0), (1, 3)] and len(seen) == 10
+    assert [row["train/d_loss"] for row in step_rows] == pytest.approx([seen[i]["train/d_loss"] for i in (2, 5, 8)])
+    assert "train/g_loss" not in step_rows[1]
+    assert step_rows[2]["train/g_loss"] == pytest.approx(seen[7]["train/g_loss"])

@@ -68,5 +68,8 @@ def test_bf16_mixed_bare_loop_runs_under_autocast_as_lightning_does():
     loop.iteration(torch.rand(4, 1, 32, 32) * 2 - 1)
     assert seen and set(seen) == {torch.bfloat16}
     assert conv.weight.dtype == torch.float32 and not torch.equal(conv.weight, before)
+    seen.clear()
+    bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu")).iteration(torch.rand(4, 1, 32, 32) * 2 - 1)
+    assert seen and set(seen) == {torch.float32}  # the default, 32-true, stays out of autocast
     with pytest.raises(ValueError, match="'16-mixed'.*bf16-mixed"):
         bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu"), precision="16-mixed")

@@ -23,3 +23,4 @@ def test_glyph_batches_are_built_whole_and_equal_the_images_one_by_one():
         batches = list(loader)
         assert [b.shape for b in batches] == [(4, channels, 8, 8)] * 2
         assert torch.equal(torch.cat(batches), torch.stack([dataset[i] for i in range(8)]))
+        assert _drop_labels(batches[0]) is batches[0]  # a built batch is not stacked again

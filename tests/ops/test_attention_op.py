@@ -170,7 +170,7 @@ def test_cuda_matches_the_float64_reference_in_both_derivatives(monkeypatch, pat
 
 
 @pytest.mark.cuda
-def test_cuda_derivatives_stay_float32_under_bf16_autocast(monkeypatch):
+def test_cuda_value_and_derivatives_stay_float32_under_bf16_autocast(monkeypatch):
     monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cuda", 0)
     q, k, v = (t.detach().cuda().requires_grad_(True) for t in qkv(2, 64, 8, 16))
     weight = torch.randn(2, 1, 64, 16, device="cuda")
@@ -178,6 +178,6 @@ def test_cuda_derivatives_stay_float32_under_bf16_autocast(monkeypatch):
     plain = _penalty_grads(fn, q, k, v, weight)
     with torch.autocast("cuda", dtype=torch.bfloat16):
         under_autocast = _penalty_grads(fn, q, k, v, weight)
-    for a, b in zip([*under_autocast[1], *under_autocast[2]], [*plain[1], *plain[2]]):
+    for a, b in zip([under_autocast[0], *under_autocast[1], *under_autocast[2]], [plain[0], *plain[1], *plain[2]]):
         assert a.dtype == torch.float32
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
