@@ -24,6 +24,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from igan.errors import IganError
 from igan.guards import checkpoint_tensors, nonfinite_tensors
+from igan.models.spec import legacy_overrides, upgraded_spec
 
 
 def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
@@ -49,12 +50,17 @@ def check_resumable(ckpt: dict, path: Path, generator_spec: dict, discriminator_
     hparams = ckpt.get("hyper_parameters") or {}
     if "generator" not in hparams or "state_dict" not in ckpt or "loops" not in ckpt:
         raise IganError(f"{path} is not an igan training checkpoint (no generator spec, weights or loop state)")
+    raw = {role: hparams[role] if isinstance(hparams.get(role), dict) else {} for role in ("generator", "discriminator")}
+    # A checkpoint older than some constructor arguments needs them given as they were then: its
+    # run's config.yaml does not list them, so that config alone would build today's defaults.
+    overrides = [o for role, spec in raw.items() if spec for o in legacy_overrides(spec, role)]
+    hint = f" plus {' '.join(overrides)} (the checkpoint predates these arguments)" if overrides else ""
     for role, spec in (("generator", generator_spec), ("discriminator", discriminator_spec)):
-        saved = hparams.get(role) or {}
+        saved = upgraded_spec(raw[role]) if raw[role] else {}
         if saved.get("class_path") != spec["class_path"] or saved.get("init_args") != spec["init_args"]:
             raise IganError(
                 f"{path} holds another {role} ({saved.get('class_path')} {saved.get('init_args')}) than this run "
-                f"({spec['class_path']} {spec['init_args']}); resume with the config it was trained with"
+                f"({spec['class_path']} {spec['init_args']}); resume with the config it was trained with{hint}"
             )
     saved_data = ckpt.get("datamodule_hyper_parameters") or {}
     for key in ("name", "image_size", "channels"):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
+import io
+
 import lightning as L
 import torch
 from lightning.pytorch.strategies import DDPStrategy
@@ -20,11 +22,12 @@ from torch import Tensor, nn
 
 from igan.augment import augment as apply_augment
 from igan.augment import parse_policy
+from igan.checkpoints import load_checkpoint_file
 from igan.ema import GeneratorEMA
 from igan.errors import IganError
 from igan.losses import LOSSES, gradient_penalty, r1_penalty
 from igan.models.blocks import double_backward_attention
-from igan.models.spec import build_from_spec, spec_of
+from igan.models.spec import build_from_spec, spec_of, upgraded_spec
 
 
 def _require_no_batch_norm(discriminator: nn.Module, why: str) -> None:
@@ -280,6 +283,22 @@ class GAN(L.LightningModule):
         for logger in self.loggers:
             if isinstance(logger, WandbLogger) and logger.version:
                 checkpoint.setdefault("igan", {})["wandb_run_id"] = logger.version
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, *args, **kwargs):
+        """Lightning's ``load_from_checkpoint``, reading the file without pickled code and with the
+        networks' specs upgraded (:func:`igan.models.spec.upgraded_spec`): a SAGAN checkpoint from
+        before the pooled attention block rebuilds the full-width block it holds, whether Lightning
+        builds the networks from the specs itself or through LightningCLI's instantiator."""
+        ckpt = load_checkpoint_file(checkpoint_path, map_location or "cpu")
+        hparams = ckpt.get("hyper_parameters") or {}
+        for role in ("generator", "discriminator"):
+            if isinstance(hparams.get(role), dict):
+                hparams[role] = upgraded_spec(hparams[role])
+        buffer = io.BytesIO()
+        torch.save(ckpt, buffer)
+        buffer.seek(0)
+        return super().load_from_checkpoint(buffer, map_location, *args, **kwargs)
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -15,7 +15,7 @@ from igan.callbacks import fixed_noise
 from igan.checkpoints import load_checkpoint_file
 from igan.errors import IganError
 from igan.images import grid_array, save_png
-from igan.models.spec import build_from_spec
+from igan.models.spec import build_saved
 
 
 def load_generator(ckpt_path: str | Path, map_location: str = "cpu") -> nn.Module:
@@ -25,7 +25,7 @@ def load_generator(ckpt_path: str | Path, map_location: str = "cpu") -> nn.Modul
     hparams = ckpt.get("hyper_parameters", {})
     if "generator" not in hparams or "state_dict" not in ckpt:
         raise IganError(f"{path} is not an igan training checkpoint (no generator spec or state_dict)")
-    generator = build_from_spec(hparams["generator"])
+    generator = build_saved(hparams["generator"])
     state = ckpt["state_dict"]
     prefix = "generator_ema.module." if any(k.startswith("generator_ema.module.") for k in state) else "generator."
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}

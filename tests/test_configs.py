@@ -15,7 +15,7 @@ TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--data.batch_size=4",
         "--data.num_workers=0", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
         "--samples.num=16", "--samples.kernel_maps=4", "--metrics.every_n_epochs=0"]
-BLOCK_KEYS = {"attention_resolutions", "involution_resolutions", "kernel_size", "group_channels",
+BLOCK_KEYS = {"attention_resolutions", "attention_pool", "attention_value_ratio", "involution_resolutions", "kernel_size", "group_channels",
               "reduction_ratio", "involution_norm", "replace", "kernel_spectral_norm"}
 
 

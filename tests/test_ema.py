@@ -78,7 +78,7 @@ def test_spectral_norm_vectors_are_singular_vectors_of_the_averaged_weights():
     live = sn_bn_generator()
     ema = GeneratorEMA(live, decay=DECAY)
     layers = list(sn_layers(live))
-    assert len(layers) == 6  # 3 convs + query, key, value
+    assert len(layers) == 7  # 3 convs + query, key, value and the output conv
     for step in range(3):
         with torch.no_grad():
             for i, (name, m, sn) in enumerate(layers):

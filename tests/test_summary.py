@@ -52,6 +52,20 @@ def test_ablation_involution_adds_exactly_one_layer_of_flops():
     assert inv["flops_D_per_image"] - none["flops_D_per_image"] == layer
 
 
+def test_ablation_attention_adds_the_official_blocks_flops():
+    """cifar10 ablation: SAGAN's block at 16x16, C 64: q/k 1x1 convs to 8 channels, values to 32
+    pooled to 8x8 keys, the output conv back to 64, and the two matrix products over 256 x 64."""
+    from igan.summary import summarize_config
+
+    none = summarize_config(REPO / "configs" / "ablation" / "cifar10_none.yaml")
+    attention = summarize_config(REPO / "configs" / "ablation" / "cifar10_attention.yaml")
+    queries, keys = 16 * 16, 8 * 8
+    convs = 2 * queries * (64 * 8 + 64 * 8 + 64 * 32 + 32 * 64)
+    products = 2 * queries * keys * 8 + 2 * queries * keys * 32  # q k^T, then the attended values
+    assert attention["flops_G_per_image"] - none["flops_G_per_image"] == convs + products
+    assert attention["flops_D_per_image"] - none["flops_D_per_image"] == convs + products
+
+
 def test_cli_missing_config_is_one_message(capsys):
     assert main(["--config", "no/such.yaml"]) == 2
     assert "error: config not found: no/such.yaml" in capsys.readouterr().err

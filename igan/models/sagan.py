@@ -1,7 +1,10 @@
 """SAGAN (Zhang et al. 2019), unconditional: the DCGAN backbone with spectral norm and self-attention.
 
 Attention sits after the stage at half the image side in G and after the first down-sampling
-conv in D (16x16 for 32x32 images, 32x32 for 64x64), where IDCGAN puts its involution.
+conv in D (16x16 for 32x32 images, 32x32 for 64x64), where IDCGAN puts its involution. The
+attention block is the official code's (keys and values max-pooled 2x2, values at C/2, an output
+conv); ``attention_pool=1, attention_value_ratio=1`` gives the full-width block of heykeetae's
+PyTorch SAGAN, on which the public InvolutionGAN comparison was built.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from igan.models.dcgan import discriminator_backbone, generator_backbone
 from igan.models.layers import record_init_args
 
 
-def _attention_blocks(resolutions: Optional[list[int]], image_size: int, spectral_norm: bool) -> dict:
-    return {r: (lambda c: SelfAttention2d(c, spectral_norm)) for r in (resolutions if resolutions is not None else [image_size // 2])}
+def _attention_blocks(resolutions: Optional[list[int]], image_size: int, spectral_norm: bool, pool: int, value_ratio: int) -> dict:
+    def block(c: int) -> SelfAttention2d:
+        return SelfAttention2d(c, spectral_norm, value_ratio=value_ratio, pool=pool)
+
+    return {r: block for r in (resolutions if resolutions is not None else [image_size // 2])}
 
 
 class SAGANGenerator(nn.Module):
@@ -27,6 +33,9 @@ class SAGANGenerator(nn.Module):
         image_size, channels, latent_dim, width, spectral_norm, batch_norm: as DCGANGenerator.
         attention_resolutions: stages followed by self-attention (default: image_size // 2;
             [] for none).
+        attention_pool, attention_value_ratio: the attention's key/value max-pooling and value
+            width C / ratio (:class:`igan.models.blocks.SelfAttention2d`); 2 and 2 as in the
+            official SAGAN code, 1 and 1 for heykeetae's full-width variant.
     """
 
     name = "sagan"
@@ -40,11 +49,13 @@ class SAGANGenerator(nn.Module):
         spectral_norm: bool = True,
         batch_norm: bool = True,
         attention_resolutions: Optional[list[int]] = None,
+        attention_pool: int = 2,
+        attention_value_ratio: int = 2,
     ) -> None:
         super().__init__()
         self.init_args = record_init_args(locals())
         self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
-        blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm)
+        blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm, attention_pool, attention_value_ratio)
         self.net = generator_backbone(image_size, channels, latent_dim, width, spectral_norm, batch_norm, blocks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -57,6 +68,7 @@ class SAGANDiscriminator(nn.Module):
     Args:
         image_size, channels, width, spectral_norm, batch_norm: as DCGANDiscriminator.
         attention_resolutions: convs followed by self-attention (default: image_size // 2).
+        attention_pool, attention_value_ratio: as SAGANGenerator.
     """
 
     name = "sagan"
@@ -69,11 +81,13 @@ class SAGANDiscriminator(nn.Module):
         spectral_norm: bool = True,
         batch_norm: bool = False,
         attention_resolutions: Optional[list[int]] = None,
+        attention_pool: int = 2,
+        attention_value_ratio: int = 2,
     ) -> None:
         super().__init__()
         self.init_args = record_init_args(locals())
         self.image_size, self.channels = image_size, channels
-        blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm)
+        blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm, attention_pool, attention_value_ratio)
         self.net = discriminator_backbone(image_size, channels, width, spectral_norm, batch_norm, blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
