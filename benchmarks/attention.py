@@ -2,7 +2,7 @@
 
 A gradient penalty differentiates D twice. SDPA's fused kernels cannot, so the penalty's D forward
 needs an attention whose backward is itself differentiable: SDPA's math path (which keeps every
-(B, N, N) intermediate for the second pass) or :func:`igan.ops.attention.twice_differentiable_attention`
+(B, Nq, Nk) intermediate for the second pass) or :func:`igan.ops.attention.twice_differentiable_attention`
 (both derivatives slice by slice, the softmax recomputed). This times one WGAN-GP-style step of a
 :class:`igan.models.blocks.SelfAttention2d` block (forward, gradient with ``create_graph``, penalty
 backward) with each, in turn, in one run; the system CPU time and minor page faults per step show
@@ -10,6 +10,7 @@ what the math path's large matrices cost on CPU.
 
     python benchmarks/attention.py                    # SAGAN's 16x16 (32 px) and 32x32 (64 px) positions
     python benchmarks/attention.py --sides 32 --batch 16
+    python benchmarks/attention.py --pool 1 --value-ratio 1   # the full-width block (every position attended)
 """
 
 from __future__ import annotations
@@ -77,17 +78,19 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--channels", type=int, default=64, help="SAGAN's width at those stages")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pool", type=int, default=2, help="key/value max-pooling of the block (1: none)")
+    ap.add_argument("--value-ratio", type=int, default=2, help="values at channels / ratio (1: full width)")
     args = ap.parse_args(argv)
     print(describe(torch.device("cpu")))
-    print(f"One penalty step of SelfAttention2d({args.channels}), batch {args.batch}, median of {args.repeats}, "
-          "math and sliced paths alternated twice.\n")
-    print("| side | positions | math s | sliced s | speed-up | math faults/step | sliced faults/step | math sys | sliced sys |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"One penalty step of SelfAttention2d({args.channels}, pool={args.pool}, value_ratio={args.value_ratio}), "
+          f"batch {args.batch}, median of {args.repeats}, math and sliced paths alternated twice.\n")
+    print("| side | queries | keys | math s | sliced s | speed-up | math faults/step | sliced faults/step | math sys | sliced sys |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     original = blocks.twice_differentiable_attention
     try:
         for side in args.sides:
             torch.manual_seed(0)
-            block = blocks.SelfAttention2d(args.channels)
+            block = blocks.SelfAttention2d(args.channels, pool=args.pool, value_ratio=args.value_ratio)
             with torch.no_grad():
                 block.gamma.fill_(0.5)
             x = torch.randn(args.batch, args.channels, side, side, requires_grad=True)
@@ -95,12 +98,13 @@ def main(argv=None) -> None:
                       for _ in range(2)]
             math = min((r[0] for r in rounds), key=lambda r: r["seconds"])
             sliced = min((r[1] for r in rounds), key=lambda r: r["seconds"])
-            print(f"| {side} | {side * side} | {math['seconds']:.3f} | {sliced['seconds']:.3f} | "
+            keys = (-(-side // args.pool)) ** 2  # ceil-mode pooling
+            print(f"| {side} | {side * side} | {keys} | {math['seconds']:.3f} | {sliced['seconds']:.3f} | "
                   f"{math['seconds'] / sliced['seconds']:.2f}x | {math['faults']:.0f} | {sliced['faults']:.0f} | "
                   f"{100 * math['sys']:.0f}% | {100 * sliced['sys']:.0f}% |", flush=True)
     finally:
         blocks.twice_differentiable_attention = original
-    print(f"\nShipped rule: the sliced path when one (B, N, N) float32 matrix exceeds "
+    print(f"\nShipped rule: the sliced path when one (B, queries, keys) float32 matrix exceeds "
           f"{attention.MATH_PATH_MAX_BYTES['cpu'] >> 20} MiB on CPU, the math path below.")
 
 

@@ -1,16 +1,16 @@
-"""Dot-product attention that can be differentiated twice without holding the (B, N, N) matrices.
+"""Dot-product attention that can be differentiated twice without holding the (B, Nq, Nk) matrices.
 
 Gradient penalties (WGAN-GP, R1) take D's gradient with respect to its input and backpropagate
 through it. SDPA's fused kernels have no double backward, and its math path records every
-(B, N, N) intermediate of forward and backward for the second pass: at 64 px SAGAN's D attends
-over 1,024 positions, 64 images make 256 MiB per matrix, and one penalty step of the layer took
-3.96 s on 2 CPU cores, 44% of it system time (1.2 M page faults), against 2.54 s here
-(``benchmarks/attention.py``, 2026-11-26).
+(B, Nq, Nk) intermediate of forward and backward for the second pass: at 64 px SAGAN's D attends
+from 1,024 positions over 256 pooled keys (1,024 with the full-width block), 64 images make 64 MiB
+per matrix (256 MiB), and the math path's penalty step pays for fresh pages and spends 40-50% of
+its time in the kernel; here it is 1.8x faster (1.6x for the full-width block; ``benchmarks/attention.py``).
 
 Here the backward is itself an autograd function that works one slice of the batch at a time
 (slices sized to stay in cache) and recomputes the softmax instead of storing it, as flash
 attention does; its own backward (the second derivative) recomputes each slice's first
-backward under autograd and differentiates it. Nothing of size N x N outlives a slice.
+backward under autograd and differentiates it. Nothing of size Nq x Nk outlives a slice.
 A third derivative is not supported (``once_differentiable``).
 """
 
@@ -21,14 +21,15 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-# Bytes of one slice's (b, N, N) matrix: a few of them live at once, so a slice stays in a CPU's
+# Bytes of one slice's (b, Nq, Nk) matrix: a few of them live at once, so a slice stays in a CPU's
 # L2/L3 cache. GPUs gain from larger slices (fewer launches), hence the larger default there.
 SLICE_BYTES = {"cpu": 4 << 20, "default": 256 << 20}
-# Up to this size of one whole (B, N, N) float32 matrix SDPA's math path is used instead: it stores
-# its matrices but recomputes nothing, and at 16x16 positions (B = 64, 16 MiB) it is as fast on CPU
-# (benchmarks/attention.py). Above it the CPU pays for fresh pages (glibc serves blocks over 32 MiB
-# straight from the kernel): at 32x32 positions the sliced path is 1.6x faster.
-MATH_PATH_MAX_BYTES = {"cpu": 32 << 20, "default": 1 << 30}
+# Up to this size of one whole (B, Nq, Nk) float32 matrix SDPA's math path is used instead: it
+# stores its matrices but recomputes nothing, and at SAGAN's 32 px shapes with the official block
+# (B = 64: 4 MiB) it is as fast on CPU (1.02x, benchmarks/attention.py, 2026-11-26). Above it the
+# CPU pays for fresh pages: the full-width block's 16 MiB at 32 px ran 1.24x faster sliced (1.05x
+# in an earlier run), 64 px (64 and 256 MiB) 1.78x and 1.59x.
+MATH_PATH_MAX_BYTES = {"cpu": 8 << 20, "default": 1 << 30}
 
 
 def _slices(q: torch.Tensor, k: torch.Tensor):

@@ -15,8 +15,9 @@ def test_one_row_per_side_and_the_block_restored(capsys):
     original = bench.blocks.twice_differentiable_attention
     bench.main(["--sides", "4", "8", "--batch", "2", "--channels", "8", "--repeats", "1"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert [row.split("|")[2].strip() for row in rows] == ["16", "64"]  # positions
-    assert all(row.split("|")[5].strip().endswith("x") for row in rows)  # a speed-up in every row
+    assert [row.split("|")[2].strip() for row in rows] == ["16", "64"]  # queries
+    assert [row.split("|")[3].strip() for row in rows] == ["4", "16"]  # keys, pooled 2x2
+    assert all(row.split("|")[6].strip().endswith("x") for row in rows)  # a speed-up in every row
     assert bench.blocks.twice_differentiable_attention is original
 
 

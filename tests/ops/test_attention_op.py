@@ -17,10 +17,12 @@ def math_attention(q, k, v, scale=None):
         return F.scaled_dot_product_attention(q, k, v, scale=scale)
 
 
-def qkv(batch, n, d, dv, dtype=torch.float32, heads=1, seed=0):
+def qkv(batch, n, d, dv, dtype=torch.float32, heads=1, seed=0, n_kv=None):
+    """Queries at ``n`` positions; keys and values at ``n_kv`` (default ``n``)."""
     g = torch.Generator().manual_seed(seed)
     make = lambda *s: torch.randn(*s, generator=g, dtype=dtype).requires_grad_()  # noqa: E731
-    return make(batch, heads, n, d), make(batch, heads, n, d), make(batch, heads, n, dv)
+    n_kv = n if n_kv is None else n_kv
+    return make(batch, heads, n, d), make(batch, heads, n_kv, d), make(batch, heads, n_kv, dv)
 
 
 @pytest.fixture(autouse=True)
@@ -29,15 +31,11 @@ def sliced_path(monkeypatch):
     monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cpu", 0)
 
 
-@pytest.fixture
-def tiny_slices(monkeypatch):
-    """A slice budget of two items of a 5-position float32 matrix: the batch is cut into slices."""
-    monkeypatch.setitem(attention.SLICE_BYTES, "cpu", 2 * 5 * 5 * 4)
-
-
+@pytest.mark.parametrize("n_kv", [5, 3], ids=["self", "fewer-keys"])
 @pytest.mark.parametrize("scale", [None, 1.0])
-def test_first_and_second_derivatives_pass_gradcheck(tiny_slices, scale):
-    q, k, v = qkv(3, 5, 2, 3, dtype=torch.float64)  # 3 items in slices of 2: a last, short slice too
+def test_first_and_second_derivatives_pass_gradcheck(monkeypatch, scale, n_kv):
+    monkeypatch.setitem(attention.SLICE_BYTES, "cpu", 2 * 5 * n_kv * 4)  # two items' (5, n_kv) matrices
+    q, k, v = qkv(3, 5, 2, 3, dtype=torch.float64, n_kv=n_kv)  # 3 items in slices of 2: a last, short slice too
     fn = lambda q, k, v: twice_differentiable_attention(q, k, v, scale=scale)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (q, k, v))
     assert torch.autograd.gradgradcheck(fn, (q, k, v))
@@ -51,10 +49,12 @@ def _penalty_grads(fn, q, k, v, weight):
     return out, grads, torch.autograd.grad(penalty, (q, k, v))
 
 
-def test_matches_sdpa_math_in_value_first_and_second_derivatives():
-    """SAGAN's shapes (query/key C/8, value C, unscaled) at 16x16 positions, float32."""
-    q, k, v = qkv(3, 256, 8, 64)
-    weight = torch.randn(3, 1, 256, 64, generator=torch.Generator().manual_seed(1))
+@pytest.mark.parametrize("n_kv, dv", [(64, 32), (256, 64)], ids=["official", "full-width"])
+def test_matches_sdpa_math_in_value_first_and_second_derivatives(n_kv, dv):
+    """SAGAN's shapes at 16x16 positions, C = 64, unscaled, float32: query/key C/8 with keys and
+    values pooled to 8x8 and values C/2 (the official block), or nothing pooled and values C."""
+    q, k, v = qkv(3, 256, 8, dv, n_kv=n_kv)
+    weight = torch.randn(3, 1, 256, dv, generator=torch.Generator().manual_seed(1))
     ours = _penalty_grads(lambda *t: twice_differentiable_attention(*t, scale=1.0), q, k, v, weight)
     reference = _penalty_grads(lambda *t: math_attention(*t, scale=1.0), q, k, v, weight)
     torch.testing.assert_close(ours[0], reference[0], rtol=1e-5, atol=1e-5)
@@ -73,19 +73,20 @@ def test_slicing_does_not_change_the_result(monkeypatch):
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
 
 
-def test_no_position_by_position_matrix_is_kept_for_the_second_derivative():
-    """The point of the op: SDPA's math path saves (B, N, N) matrices for the penalty's backward, ours none."""
+@pytest.mark.parametrize("n_kv", [64, 16], ids=["self", "pooled-keys"])
+def test_no_position_by_position_matrix_is_kept_for_the_second_derivative(n_kv):
+    """The point of the op: SDPA's math path saves (B, Nq, Nk) matrices for the penalty's backward, ours none."""
     n = 64
 
     def saved_matrix_sizes(fn):
         sizes = []
 
         def pack(t):
-            if t.dim() >= 2 and t.shape[-1] == n and t.shape[-2] == n:
+            if t.dim() >= 2 and {t.shape[-2], t.shape[-1]} == {n, n_kv}:
                 sizes.append(t.numel())
             return t
 
-        q, k, v = qkv(4, n, 8, 16)
+        q, k, v = qkv(4, n, 8, 24, n_kv=n_kv)  # dv differs from both n and n_kv
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             out = fn(q, k, v)
             torch.autograd.grad(out.square().sum(), (q, k, v), create_graph=True)
@@ -152,14 +153,15 @@ def test_leading_dims_broadcast_as_in_sdpa():
 
 
 @pytest.mark.cuda
+@pytest.mark.parametrize("n_kv, dv", [(64, 32), (256, 64)], ids=["official", "full-width"])
 @pytest.mark.parametrize("path", ["sliced", "math"])
-def test_cuda_matches_the_float64_reference_in_both_derivatives(monkeypatch, path):
+def test_cuda_matches_the_float64_reference_in_both_derivatives(monkeypatch, path, n_kv, dv):
     """On a GPU the forward is SDPA's fused CUDA kernel and the slices run as cuBLAS products: value,
     first and second derivatives at SAGAN's 16x16 shapes against SDPA's math path in float64 on the CPU."""
     monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cuda", 0 if path == "sliced" else 1 << 30)
-    monkeypatch.setitem(attention.SLICE_BYTES, "cuda", 2 * 256 * 256 * 4)  # slices of two items
-    q, k, v = qkv(5, 256, 8, 64, dtype=torch.float64)
-    weight = torch.randn(5, 1, 256, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    monkeypatch.setitem(attention.SLICE_BYTES, "cuda", 2 * 256 * n_kv * 4)  # slices of two items
+    q, k, v = qkv(5, 256, 8, dv, dtype=torch.float64, n_kv=n_kv)
+    weight = torch.randn(5, 1, 256, dv, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     reference = _penalty_grads(lambda *t: math_attention(*t, scale=1.0), q, k, v, weight)
     on_gpu = [t.detach().float().cuda().requires_grad_(True) for t in (q, k, v)]
     ours = _penalty_grads(lambda *t: twice_differentiable_attention(*t, scale=1.0), *on_gpu, weight.float().cuda())
