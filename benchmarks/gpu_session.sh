@@ -11,7 +11,9 @@
 #   4. study:      64 px calligraphy in bf16-mixed: DCGAN, IDCGAN, SAGAN and the ablation `none`,
 #                  the same wall-clock budget each (--trainer.max_time), FID/KID on 2,048 samples
 #                  after every epoch, then igan.compare;
-#   5. bench-fp32: the benchmark again in float32.
+#   5. bench-fp32: the benchmark again in float32;
+#   6. bench-involution: benchmarks/involution.py --device cuda (the op against unfold and Conv2d,
+#                  Triton kernels; its float32 table, then bfloat16).
 #
 # Logs land in $OUT/<step>.log, the study (checkpoints left out) in $OUT/study.tgz.
 #
@@ -67,6 +69,9 @@ tail -n 25 "$OUT/study.log"
 
 step bench-fp32 130 "$PY" benchmarks/train_throughput.py --sizes 64 --min-seconds 1 --data-batches 10
 tail -n 12 "$OUT/bench-fp32.log"
+
+step bench-involution 90 bash -c "$PY benchmarks/involution.py --device cuda && $PY benchmarks/involution.py --device cuda --dtype bfloat16 --no-eager"
+tail -n 12 "$OUT/bench-involution.log"
 
 tar czf "$OUT/study.tgz" --exclude='*ckpt*' --exclude='wandb' "$STUDY" || echo "packing the study failed"
 ls -la "$OUT"
