@@ -50,8 +50,9 @@ def _ops(prof) -> dict[str, tuple[float, int]]:
 
 
 def compare(config: Path, size: int, iters: int, warmup: int, seed: int = 0) -> dict:
-    real = torch.rand(load_config(config)["data"]["batch_size"], load_config(config)["data"]["channels"], size, size) * 2 - 1
-    bare_gan = build_gan(load_config(config), size, seed)
+    settings = load_config(config)
+    real = torch.rand(settings["data"]["batch_size"], settings["data"]["channels"], size, size) * 2 - 1
+    bare_gan = build_gan(settings, size, seed)
     loop = BareLoop(bare_gan, bare_gan.generator, bare_gan.discriminator, torch.device("cpu"))
     for _ in range(warmup):
         loop.iteration(real)
@@ -59,7 +60,7 @@ def compare(config: Path, size: int, iters: int, warmup: int, seed: int = 0) -> 
         for _ in range(iters):
             loop.iteration(real)
 
-    gan = build_gan(load_config(config), size, seed)
+    gan = build_gan(settings, size, seed)
     callback = _ProfileBatches(warmup, iters)
     n = warmup + iters
     trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=1, limit_train_batches=n, logger=False,

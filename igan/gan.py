@@ -11,9 +11,8 @@ learning rates, or scale ``data.batch_size`` down by N to train with the single-
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
-
 import io
+from typing import Any, Literal, Optional
 
 import lightning as L
 import torch

@@ -21,6 +21,23 @@ def test_one_row_per_side_and_the_block_restored(capsys):
     assert bench.blocks.twice_differentiable_attention is original
 
 
+def test_both_paths_are_timed_on_the_requested_block(monkeypatch, capsys):
+    """Odd side 5 pooled 2x2 (ceil mode): 3x3 keys in both timed paths and in the keys column;
+    --pool 1 --value-ratio 1: every position a key."""
+    seen = {"math": [], "sliced": []}
+    for name in seen:
+        fn = getattr(bench, f"{name}_path")
+        monkeypatch.setattr(bench, f"{name}_path",
+                            lambda q, k, v, scale=None, fn=fn, name=name: seen[name].append(k.shape[-2]) or fn(q, k, v, scale))
+    bench.main(["--sides", "5", "--batch", "2", "--channels", "8", "--repeats", "1", "--pool", "2"])
+    assert set(seen["math"]) == set(seen["sliced"]) == {9}
+    assert [row.split("|")[3].strip() for row in capsys.readouterr().out.splitlines() if row.startswith("| 5 ")] == ["9"]
+    for calls in seen.values():
+        calls.clear()
+    bench.main(["--sides", "4", "--batch", "2", "--channels", "8", "--repeats", "1", "--pool", "1", "--value-ratio", "1"])
+    assert set(seen["math"]) == set(seen["sliced"]) == {16}
+
+
 def _graph_nodes(fn):
     seen, stack = set(), [fn]
     while stack:

@@ -23,6 +23,22 @@ def test_the_module_runs_the_same_heavy_operators_as_the_bare_loop():
         assert ops["lightning"][name][1] == ops["bare"][name][1] > 0, name
 
 
+def test_the_lightning_profile_holds_the_modules_steps_and_the_bare_one_none(monkeypatch):
+    import torch
+
+    from igan.gan import GAN
+
+    step = GAN.training_step
+
+    def traced(self, *args, **kwargs):
+        with torch.profiler.record_function("GAN.training_step"):
+            return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(GAN, "training_step", traced)
+    ops = bench.compare(REPO / "configs" / "calligraphy_dcgan.yaml", size=16, iters=2, warmup=1)
+    assert ops["lightning"]["GAN.training_step"][1] == 2 and "GAN.training_step" not in ops["bare"]
+
+
 def test_cli_prints_totals_and_differences(capsys):
     bench.main(["--config", str(REPO / "configs" / "calligraphy_dcgan.yaml"), "--size", "16", "--iters", "1",
                 "--warmup", "1", "--top", "3"])

@@ -103,6 +103,10 @@ def test_pooled_attention_takes_odd_sides_and_networks_pass_the_variant_down():
         (attention,) = [m for m in net.modules() if isinstance(m, SelfAttention2d)]
         assert attention.pool == 1 and attention.out is None
         assert net.init_args["attention_pool"] == 1  # recorded in checkpoints' specs
+    for net in (SAGANGenerator(32, 1, width=8, attention_pool=1, attention_value_ratio=2),  # each to its place
+                SAGANDiscriminator(32, 1, width=8, attention_pool=1, attention_value_ratio=2)):
+        (attention,) = [m for m in net.modules() if isinstance(m, SelfAttention2d)]
+        assert attention.pool == 1 and attention.value.out_channels == attention.out.out_channels // 2
 
 
 def test_custom_attention_resolutions():
@@ -253,6 +257,7 @@ def test_checkpoints_of_the_full_width_block_still_build_load_and_resume():
     z = torch.randn(2, 8)
     assert torch.equal(clone(z), old(z))
     assert build_from_spec(saved).net[-3].pool == 2  # a hand-written spec gets today's default
+    assert build_saved(spec_of(SAGANGenerator(32, 1, width=8))).net[-3].pool == 2  # saved values win
 
     d = SAGANDiscriminator(32, 1, width=8, attention_pool=1, attention_value_ratio=1)
     saved_d = spec_of(d)

@@ -35,6 +35,7 @@ def sliced_path(monkeypatch):
 @pytest.mark.parametrize("scale", [None, 1.0])
 def test_first_and_second_derivatives_pass_gradcheck(monkeypatch, scale, n_kv):
     monkeypatch.setitem(attention.SLICE_BYTES, "cpu", 2 * 5 * n_kv * 4)  # two items' (5, n_kv) matrices
+    assert attention._slices(torch.zeros(3, 5, 2), torch.zeros(3, n_kv, 2)) == [slice(0, 2), slice(2, 4)]
     q, k, v = qkv(3, 5, 2, 3, dtype=torch.float64, n_kv=n_kv)  # 3 items in slices of 2: a last, short slice too
     fn = lambda q, k, v: twice_differentiable_attention(q, k, v, scale=scale)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (q, k, v))
