@@ -24,6 +24,9 @@ Two implementations of each map exist:
   pad, the strided slices and the ``K*K`` products into one loop nest (C++/OpenMP
   on CPU, Triton on CUDA) that reads ``x`` and ``w`` once and writes ``y`` once.
   Run eagerly it is correct but allocates a few output-sized temporaries.
+  The CPU forward is the exception: its input is padded first (``pad_input``) and
+  ``fwd_padded`` compiled alone, because the fused padding's border masks slowed the
+  loop more than the extra copy costs.
 
 Float16/bfloat16 inputs are accumulated in float32 and the result is cast back.
 """
@@ -41,6 +44,8 @@ __all__ = [
     "tx_eager",
     "cx_eager",
     "fwd_pure",
+    "fwd_padded",
+    "pad_input",
     "tx_pure",
     "cx_pure",
 ]
@@ -154,7 +159,8 @@ def cx_eager(gy: torch.Tensor, x: torch.Tensor, g: Geom) -> torch.Tensor:
 # --------------------------------------------------------------------------- pure
 
 
-def _pad_input(x: torch.Tensor, g: Geom) -> torch.Tensor:
+def pad_input(x: torch.Tensor, g: Geom) -> torch.Tensor:
+    """``x`` zero-padded (or cropped) to exactly the rows and columns the taps read."""
     need_h = (g.h_out - 1) * g.stride + g.dilation * (g.k - 1) + 1
     need_w = (g.w_out - 1) * g.stride + g.dilation * (g.k - 1) + 1
     # Negative trailing pads crop rows the kernel never reaches.
@@ -171,15 +177,24 @@ def _taps(xp: torch.Tensor, g: Geom):
 
 
 def fwd_pure(x: torch.Tensor, w: torch.Tensor, g: Geom) -> torch.Tensor:
-    G = w.shape[1]
-    acc = _acc_dtype(x.dtype)
-    xp = _grouped(_pad_input(x.to(acc), g), G)
+    return fwd_padded(pad_input(x, g), w, g)
+
+
+def fwd_padded(xp: torch.Tensor, w: torch.Tensor, g: Geom) -> torch.Tensor:
+    """``fwd`` on an input already padded by :func:`pad_input`: every tap is an in-bounds slice.
+
+    Compiled on its own (the padding done before, eagerly), Inductor's loop has no border masks;
+    the CPU forward runs this way (see ``igan.ops.functional._compiled_call``).
+    """
+    G, dtype = w.shape[1], xp.dtype
+    acc = _acc_dtype(dtype)
+    xp = _grouped(xp.to(acc), G)
     wa = w.to(acc)
     out = None
     for k, xs in _taps(xp, g):
         term = xs * wa[:, :, k].unsqueeze(2)
         out = term if out is None else out + term
-    return out.flatten(1, 2).to(x.dtype)
+    return out.flatten(1, 2).to(dtype)
 
 
 def _zero_insert(t: torch.Tensor, s: int) -> torch.Tensor:
@@ -214,6 +229,6 @@ def tx_pure(gy: torch.Tensor, w: torch.Tensor, g: Geom) -> torch.Tensor:
 def cx_pure(gy: torch.Tensor, x: torch.Tensor, g: Geom) -> torch.Tensor:
     acc, groups = _acc_dtype(gy.dtype), g.groups
     gyg = _grouped(gy.to(acc), groups)
-    xp = _grouped(_pad_input(x.to(acc), g), groups)
+    xp = _grouped(pad_input(x.to(acc), g), groups)
     taps = [(gyg * xs).sum(2) for _, xs in _taps(xp, g)]
     return torch.stack(taps, dim=2).to(gy.dtype)

@@ -323,6 +323,23 @@ def test_compiled_equals_eager(B, C, H, W, G, K, s, p, d, dtype):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.skipif(not has_cxx(), reason="Inductor needs a C++ compiler on CPU")
+def test_cpu_compiled_forward_runs_on_the_eagerly_padded_input(monkeypatch):
+    """The CPU fast path: the forward's padding is done before the compiled loop (no border masks)."""
+    pad_input, padded = inv_functional.K.pad_input, []
+
+    def spy(x, geom):
+        out = pad_input(x, geom)
+        padded.append(tuple(out.shape))
+        return out
+
+    monkeypatch.setattr(inv_functional.K, "pad_input", spy)
+    x, w, gy = make(2, 8, 7, 9, 2, 3, 1, 1, 1)
+    y = involution(x, w, 3, 1, 1, backend="compiled")
+    torch.testing.assert_close(y, unfold_reference(x, w, 3, 1, 1))
+    assert padded == [(2, 8, 9, 11)]
+
+
 def test_backend_context_overrides_the_environment(monkeypatch):
     from igan.ops import involution_backend
 
