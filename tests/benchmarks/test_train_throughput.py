@@ -39,6 +39,16 @@ def test_one_row_per_config_and_size_with_targets(capsys):
     gflop = [float(r[bench.COLUMNS.index("GFLOP/iter")]) for r in (dcgan, idcgan)]
     assert 0 < gflop[0] < gflop[1]  # IDCGAN's iteration adds the penalty's double backward (and its blocks)
     assert "Lightning within 5% of the bare loop" in out and "system time < 10% on CPU" in out
+    ratio = float(idcgan[bench.COLUMNS.index("Lightning/bare")])
+    low, high = map(float, idcgan[bench.COLUMNS.index("middle half")].split("-"))
+    assert low == high == ratio  # one timed round: its middle half is itself
+
+
+def test_middle_half_is_the_quartile_range():
+    assert bench.middle_half([1.0, 2.0, 3.0, 4.0, 5.0]) == (2.0, 4.0)
+    assert bench.middle_half([0.9]) == (0.9, 0.9)
+    low, high = bench.middle_half([0.99, 0.90, 1.05, 0.97, 1.01, 0.93])
+    assert 0.90 < low < 0.97 < high < 1.05
 
 
 def test_bare_loop_matches_the_module_update():
