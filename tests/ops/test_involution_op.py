@@ -17,6 +17,7 @@ from torch import nn
 
 from igan.ops import Involution2d, involution, involution_output_size
 from igan.ops import functional as inv_functional
+from igan.ops.functional import _involution_padded
 
 
 def unfold_reference(x, w, kernel_size, stride=1, padding=0, dilation=1):
@@ -323,21 +324,56 @@ def test_compiled_equals_eager(B, C, H, W, G, K, s, p, d, dtype):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("backend", ["compiled", "auto"])
+def test_compiled_forward_routes_cpu_to_the_padded_loop_and_other_devices_to_fwd_pure(monkeypatch, backend):
+    """CPU: the input padded eagerly, then the unmasked loop (``fwd_padded``); any other device
+    (meta tensors stand in for CUDA) keeps the fused ``fwd_pure``. The compiler is replaced by the
+    pure kernels run eagerly: this checks the route, not Inductor."""
+    calls = []
+
+    def record(name, *args):
+        calls.append((name, args[0].device.type, tuple(args[0].shape)))
+        return getattr(inv_functional.K, name)(*args)
+
+    monkeypatch.setattr(inv_functional, "_call_compiled", record)
+    monkeypatch.setattr(inv_functional, "_broken", set())
+    x, w, _ = make(2, 8, 7, 9, 2, 3, 1, 1, 1)
+    torch.testing.assert_close(involution(x, w, 3, 1, 1, backend=backend), unfold_reference(x, w, 3, 1, 1))
+    xm, wm = x.to("meta"), w.to("meta")  # involution() itself would ask autocast about "meta": call _run
+    inv_functional._run("fwd", backend, xm, wm, inv_functional._validate(xm, wm, 3, 1, 1, 1, 1))
+    assert calls == [("fwd_padded", "cpu", (2, 8, 9, 11)), ("fwd_pure", "meta", (2, 8, 7, 9))]
+
+
 @pytest.mark.skipif(not has_cxx(), reason="Inductor needs a C++ compiler on CPU")
-def test_cpu_compiled_forward_runs_on_the_eagerly_padded_input(monkeypatch):
-    """The CPU fast path: the forward's padding is done before the compiled loop (no border masks)."""
-    pad_input, padded = inv_functional.K.pad_input, []
+def test_compiled_asymmetric_padding_equals_eager():
+    """Even K "same" padding: top/left (1, 2), bottom/right (2, 1); each side padded as asked."""
+    x, _, _ = make(1, 4, 7, 9, 2, 4)
+    w = torch.randn(1, 2, 16, 7, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    outs = {}
+    for backend in ("eager", "compiled"):
+        xl, wl = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        y = _involution_padded(xl, wl, 4, 1, 1, (1, 2), (7, 9), backend=backend)
+        outs[backend] = (y, *torch.autograd.grad(y, (xl, wl), torch.ones_like(y)))
+    for a, b in zip(outs["compiled"], outs["eager"]):
+        torch.testing.assert_close(a, b)
 
-    def spy(x, geom):
-        out = pad_input(x, geom)
-        padded.append(tuple(out.shape))
-        return out
 
-    monkeypatch.setattr(inv_functional.K, "pad_input", spy)
-    x, w, gy = make(2, 8, 7, 9, 2, 3, 1, 1, 1)
+@pytest.mark.skipif(not has_cxx(), reason="Inductor needs a C++ compiler on CPU")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_compiled_cpu_forward_keeps_the_low_precision_dtype(dtype):
+    x, w, _ = make(2, 8, 7, 9, 2, 3, 1, 1, 1, dtype=torch.float32)
+    x, w = x.to(dtype), w.to(dtype)
     y = involution(x, w, 3, 1, 1, backend="compiled")
-    torch.testing.assert_close(y, unfold_reference(x, w, 3, 1, 1))
-    assert padded == [(2, 8, 9, 11)]
+    assert y.dtype == dtype
+    torch.testing.assert_close(y, involution(x, w, 3, 1, 1, backend="eager"))
+
+
+@pytest.mark.parametrize("B,C,H,W,G,K,s,p,d", [CASES[0], CASES[7], CASES[6]])
+def test_fwd_pure_the_cuda_forward_matches_the_reference(B, C, H, W, G, K, s, p, d):
+    """``fwd_pure`` (pad fused into the loop) is what CUDA compiles; here run eagerly on CPU."""
+    x, w, _ = make(B, C, H, W, G, K, s, p, d)
+    geom = inv_functional._validate(x, w, K, s, p, p, d)
+    torch.testing.assert_close(inv_functional.K.fwd_pure(x, w, geom), unfold_reference(x, w, K, s, p, d))
 
 
 def test_backend_context_overrides_the_environment(monkeypatch):
