@@ -6,6 +6,7 @@ is that the table is complete and that the bare loop really is the module's iter
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -83,3 +84,26 @@ def test_bf16_mixed_bare_loop_runs_under_autocast_as_lightning_does():
     assert seen and set(seen) == {torch.float32}  # the default, 32-true, stays out of autocast
     with pytest.raises(ValueError, match="'16-mixed'.*bf16-mixed"):
         bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu"), precision="16-mixed")
+
+
+def _row(config: str, px: int, seconds: float, gflop: float) -> dict:
+    return {"config": config, "px": px, "ratio": 1.0, "ratio_spread": (1.0, 1.0), "other_load": 0.0,
+            "lightning": seconds, "bare": seconds, "gflop": gflop}
+
+
+def test_sagan_target_is_judged_by_the_run_in_turn_when_there_is_one():
+    rows = [_row("configs/calligraphy_dcgan.yaml", 64, 1.0, 156.0), _row("configs/calligraphy_sagan.yaml", 64, 1.7, 276.0)]
+    across = bench.check_targets(rows, torch.device("cpu"))
+    assert any(line.startswith("- SAGAN >= 1/2") and ": met (across rows 0.588x" in line for line in across)
+    paired = bench.check_targets(rows, torch.device("cpu"), sagan_vs_dcgan=0.41)
+    line = next(line for line in paired if line.startswith("- SAGAN >= 1/2"))
+    assert ": NOT met (paired with DCGAN, run in turn 0.410x, across rows 0.588x" in line
+
+
+def test_paired_models_gives_the_first_configs_throughput_over_the_seconds():
+    """DCGAN's backbone under BCE against the same backbone under WGAN-GP, whose penalty adds a
+    double backward through D: the first runs faster, so the ratio is above 1 (below it if the
+    order were swapped)."""
+    args = argparse.Namespace(batch_size=16, warmup=0, iters=3, precision="32-true")
+    configs = (REPO / "configs/calligraphy_dcgan.yaml", REPO / "configs/ablation/calligraphy_none.yaml")
+    assert bench.paired_models(configs, 32, args, torch.device("cpu")) > 1.1
