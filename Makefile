@@ -51,7 +51,7 @@ bench: install
 bench-attention: install
 	$(BIN)/python benchmarks/attention.py
 
-# Training throughput of the recipe and ablation configs, Lightning against a bare loop (about 20 min on 2 cores).
+# Training throughput of the recipe and ablation configs, Lightning against a bare loop (about 12 min on 2 cores).
 bench-train: install
 	$(BIN)/python benchmarks/train_throughput.py
 

@@ -406,8 +406,9 @@ def iteration_gflop(loop: BareLoop, real: torch.Tensor) -> float:
     return counter.flops / 1e9
 
 
-def interleaved(variants: list[tuple[BareLoop, bool]], real: torch.Tensor, warmup: int, iters: int) -> list[dict]:
-    """Median iteration, D step and G step of each (loop, penalty) variant, run in turn, round by round."""
+def rounds_in_turn(variants: list[tuple[BareLoop, bool]], real: torch.Tensor, warmup: int, iters: int) -> list[dict]:
+    """Per (loop, penalty) variant, the seconds of each timed round's iteration, D step and G step;
+    the variants run in turn within a round, so all see the same machine state."""
     times = [{"iter": [], "d": [], "g": []} for _ in variants]
     for i in range(warmup + iters):
         for (loop, penalty), record in zip(variants, times):
@@ -417,7 +418,13 @@ def interleaved(variants: list[tuple[BareLoop, bool]], real: torch.Tensor, warmu
             if i >= warmup:
                 for key, value in (("iter", time.perf_counter() - start), ("d", d), ("g", g)):
                     record[key].append(value)
-    return [{key: statistics.median(values) for key, values in record.items()} for record in times]
+    return times
+
+
+def interleaved(variants: list[tuple[BareLoop, bool]], real: torch.Tensor, warmup: int, iters: int) -> list[dict]:
+    """Median iteration, D step and G step of each variant of :func:`rounds_in_turn`."""
+    return [{key: statistics.median(values) for key, values in record.items()}
+            for record in rounds_in_turn(variants, real, warmup, iters)]
 
 
 def paired_models(config_paths: tuple[Path, Path], size: int, args, device: torch.device) -> float:
@@ -440,18 +447,8 @@ def paired_models(config_paths: tuple[Path, Path], size: int, args, device: torc
         loops.append(BareLoop(gan, gan.generator, gan.discriminator, device, precision=args.precision))
     for loop in loops:  # pilots: the involution kernels compile, the allocator warms
         loop.iteration(real)
-    rounds = []
-    for i in range(args.warmup + args.iters):
-        times = []
-        for loop in loops:
-            sync(device)
-            start = time.perf_counter()
-            loop.iteration(real)
-            sync(device)
-            times.append(time.perf_counter() - start)
-        if i >= args.warmup:
-            rounds.append(times[1] / times[0])
-    return statistics.median(rounds)
+    first, second = rounds_in_turn([(loop, True) for loop in loops], real, args.warmup, args.iters)
+    return statistics.median(b / a for a, b in zip(first["iter"], second["iter"]))
 
 
 def has_penalty(gan: GAN) -> bool:
