@@ -7,7 +7,7 @@ Every config field can be overridden, e.g. ``--trainer.max_epochs=5 --data.batch
 
 import sys
 
-from igan.cli import main
+from igan.training.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from igan.augment import augment as apply_augment
 from igan.augment import parse_policy
-from igan.checkpoints import load_checkpoint_file
+from igan.checkpoint_file import load_checkpoint_file
 from igan.ema import GeneratorEMA
 from igan.errors import IganError
 from igan.losses import LOSSES, gradient_penalty, r1_penalty

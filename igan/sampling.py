@@ -11,11 +11,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from igan.callbacks import fixed_noise
-from igan.checkpoints import load_checkpoint_file
+from igan.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
 from igan.images import grid_array, save_png
 from igan.models.spec import build_saved
+from igan.noise import fixed_noise
 
 
 def load_generator(ckpt_path: str | Path, map_location: str = "cpu") -> nn.Module:

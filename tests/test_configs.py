@@ -7,7 +7,7 @@ import yaml
 from conftest import REPO, TEST_CHARS
 from PIL import Image
 
-from igan.cli import main
+from igan.training.cli import main
 
 CONFIGS = sorted(p.relative_to(REPO / "configs").as_posix()
                  for p in [*(REPO / "configs").glob("*.yaml"), *(REPO / "configs" / "ablation").glob("*.yaml")])
@@ -91,7 +91,7 @@ def test_wgan_gp_with_a_batchnorm_critic_is_refused_with_one_message(tmp_path, c
 
 
 def build(config: str):
-    from igan.cli import IganCLI
+    from igan.training.cli import IganCLI
 
     return IganCLI(args=["--config", str(REPO / "configs" / config), "--trainer.logger=false"]).model
 

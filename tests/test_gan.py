@@ -4,8 +4,8 @@ import torch
 from conftest import REPO
 from test_ema import reference_standing_stats
 
-from igan.cli import main
 from igan.sampling import load_generator
+from igan.training.cli import main
 
 TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=3", "--data.batch_size=4",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functools import partial
 import hashlib
+from functools import partial
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -15,8 +15,8 @@ from torchvision import transforms
 from igan.data.calligraphy import DEFAULT_FONTS, gb2312_level1, load_or_build
 from igan.data.cifar10 import load_cifar10
 from igan.data.folder import load_folder, to_channels
+from igan.data.sampler import EpochShuffleSampler
 from igan.errors import IganError
-from igan.resume import EpochShuffleSampler
 
 
 class GlyphDataset(Dataset):
@@ -119,7 +119,7 @@ class GANDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         self.dataset: Optional[Dataset] = None
         # Epoch e's batch order depends on (seed, e) alone, so a resumed run sees the batches an
-        # uninterrupted one would (igan.resume.ExactResume sets the seed and the resume point).
+        # uninterrupted one would (igan.training.resume.ExactResume sets the seed and the resume point).
         self.train_sampler = EpochShuffleSampler()
 
     def prepare_data(self) -> None:

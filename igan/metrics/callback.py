@@ -15,7 +15,14 @@ from torch import Tensor
 
 from igan.metrics.cache import cache_path, cached_real_features
 from igan.metrics.evaluate import GANEvaluator, extract_features
-from igan.metrics.inception import ImageFeatures, InceptionFeatures, InceptionWeightsMissing, load_inception, to_uint8_rgb
+from igan.metrics.inception import (
+    ImageFeatures,
+    InceptionFeatures,
+    InceptionWeightsMissing,
+    load_inception,
+    to_uint8_rgb,
+)
+from igan.noise import fixed_noise
 
 #: The real images scored are the first N of a permutation drawn with this seed: the same for every run.
 REAL_SUBSET_SEED = 0
@@ -235,7 +242,7 @@ class Metrics(L.Callback):
         its stride, so the union over ranks is the single-process set whatever the world size.
         """
         extractor.to(pl_module.device)
-        noise = torch.randn(self.num_samples, pl_module.latent_dim, generator=torch.Generator().manual_seed(self.seed))
+        noise = fixed_noise(self.num_samples, pl_module.latent_dim, self.seed)
         noise = noise[rank::world_size]
         batches = (pl_module.sample(z.to(pl_module.device)) for z in noise.split(self.batch_size))
         return extract_features(extractor, batches)

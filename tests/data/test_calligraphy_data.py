@@ -12,7 +12,14 @@ import pytest
 from conftest import TEST_CHARS, requires_kai_font
 
 from igan.data import GANDataModule, calligraphy
-from igan.data.calligraphy import DEFAULT_FONTS, cache_folder, gb2312_level1, load_or_build, render_glyph, resolve_font
+from igan.data.calligraphy import (
+    DEFAULT_FONTS,
+    cache_folder,
+    gb2312_level1,
+    load_or_build,
+    render_glyph,
+    resolve_font,
+)
 from igan.errors import IganError
 
 CHARS = "永字八法"

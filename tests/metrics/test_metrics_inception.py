@@ -7,7 +7,12 @@ import types
 
 import pytest
 import torch
-from metrics_toys import TOY_FEATURES, random_images, tiny_torchscript_weights, toy_extractor
+from metrics_toys import (
+    TOY_FEATURES,
+    random_images,
+    tiny_torchscript_weights,
+    toy_extractor,
+)
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from igan.errors import IganError

@@ -170,7 +170,10 @@ def test_fused_and_double_backward_paths_compute_the_same_attention(channels, si
 
 def test_only_the_penalty_path_runs_the_twice_differentiable_attention(monkeypatch):
     from igan.losses import gradient_penalty, hinge_loss_dis
-    from igan.models.blocks import attention_double_backward_enabled, double_backward_attention
+    from igan.models.blocks import (
+        attention_double_backward_enabled,
+        double_backward_attention,
+    )
     from igan.ops import attention
 
     monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cpu", 0)  # the sliced path at this small size too
@@ -202,7 +205,10 @@ def test_only_the_penalty_path_runs_the_twice_differentiable_attention(monkeypat
 def test_double_backward_flag_is_scoped_nested_and_per_thread():
     import threading
 
-    from igan.models.blocks import attention_double_backward_enabled, double_backward_attention
+    from igan.models.blocks import (
+        attention_double_backward_enabled,
+        double_backward_attention,
+    )
 
     seen_by_other_thread = []
     with double_backward_attention():
@@ -242,9 +248,9 @@ def test_a_gan_step_with_a_penalty_trains_a_sagan_discriminator(penalty):
 def test_checkpoints_of_the_full_width_block_still_build_load_and_resume():
     """Specs saved before the pooled block became the default lack its two arguments: they were
     built with the full-width block, and rebuild (and resume) as that, not as today's default."""
-    from igan.checkpoints import check_resumable
     from igan.errors import IganError
     from igan.models.spec import build_from_spec, build_saved, spec_of
+    from igan.training.checkpoints import check_resumable
 
     old = SAGANGenerator(32, 1, latent_dim=8, width=8, attention_pool=1, attention_value_ratio=1).eval()
     old.net[-3].gamma.data.fill_(0.8)  # the attention after the 16x16 stage: not the identity
@@ -277,9 +283,9 @@ def test_an_old_cli_checkpoint_loads_samples_and_resumes(tmp_path, calligraphy_r
     the full-width block."""
     from conftest import REPO, TEST_CHARS
 
-    from igan.cli import main
     from igan.gan import GAN
     from igan.sampling import load_generator
+    from igan.training.cli import main
 
     full_width = [f"--model.{role}.init_args.{key}=1" for role in ("generator", "discriminator")
                   for key in ("attention_pool", "attention_value_ratio")]

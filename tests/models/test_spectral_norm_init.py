@@ -20,7 +20,12 @@ from torch.nn.utils.parametrizations import _SpectralNorm
 
 import igan.models.layers
 from igan.models import (
-    DCGANDiscriminator, DCGANGenerator, IDCGANDiscriminator, IDCGANGenerator, SAGANDiscriminator, SAGANGenerator,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    IDCGANDiscriminator,
+    IDCGANGenerator,
+    SAGANDiscriminator,
+    SAGANGenerator,
 )
 
 WIDTH, LATENT = 8, 32

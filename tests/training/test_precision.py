@@ -18,7 +18,12 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from igan.gan import GAN
-from igan.models import IDCGANDiscriminator, IDCGANGenerator, SAGANDiscriminator, SAGANGenerator
+from igan.models import (
+    IDCGANDiscriminator,
+    IDCGANGenerator,
+    SAGANDiscriminator,
+    SAGANGenerator,
+)
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*does not have many workers:UserWarning",

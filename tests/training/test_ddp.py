@@ -8,7 +8,7 @@ data (``data.batch_size`` images per process and step: the effective batch is
 
 The script run is a small runner written beside the data: it points torchvision's integrity check
 at the tiny CIFAR-10's md5s (as the ``tiny_cifar10`` fixture does in-process) and, after training,
-saves each rank's parameters and one draw of its random stream, then calls ``igan.cli.main``.
+saves each rank's parameters and one draw of its random stream, then calls ``igan.training.cli.main``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import csv
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -40,7 +39,7 @@ CIFAR10.train_list = [[f"data_batch_{i}", md5(f"data_batch_{i}")] for i in range
 CIFAR10.test_list = [["test_batch", md5("test_batch")]]
 CIFAR10.meta = dict(CIFAR10.meta, md5=md5("batches.meta"))
 
-from igan.cli import main
+from igan.training.cli import main
 from igan.gan import GAN
 
 def on_train_end(self):

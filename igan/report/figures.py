@@ -1,4 +1,4 @@
-"""Figures for :mod:`igan.compare`: the sample-grid montage, the FID/KID curves, grid geometry.
+"""Figures for :mod:`igan.report.compare`: the sample-grid montage, the FID/KID curves, grid geometry.
 
 Kept apart from the table logic so that each piece can be tested with plain images and lists.
 The curves use matplotlib's object API (``Figure`` with the Agg canvas) rather than pyplot: no
@@ -252,7 +252,9 @@ def render_curves(panels: Sequence[Panel], out: Path) -> Path:
     Error bars (KID's std) are drawn as a translucent band. Points without a time (a CSV that
     lacks train_seconds at that epoch) are left out of the time axis only.
     """
-    from matplotlib.figure import Figure  # Agg canvas by default; no pyplot, no GUI backend
+    from matplotlib.figure import (
+        Figure,  # Agg canvas by default; no pyplot, no GUI backend
+    )
     from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(12, 4.2 * len(panels)), layout="constrained")

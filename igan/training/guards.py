@@ -3,7 +3,7 @@
 :class:`DivergenceGuard` checks the losses logged by the step (``train/*``) and every weight after
 each training batch. A NaN or Inf stops the run with one :class:`~igan.errors.IganError` naming the
 epoch and step. Lightning calls checkpoint callbacks after all others in the same hook, so the
-step that diverged is never saved; :class:`igan.checkpoints.AtomicCheckpointIO` also refuses any
+step that diverged is never saved; :class:`igan.training.checkpoints.AtomicCheckpointIO` also refuses any
 checkpoint whose weights or optimizer states are not finite (:func:`nonfinite_tensors`).
 """
 

@@ -1,12 +1,12 @@
-"""igan.study: trains configs one after the other under one budget, then compares them."""
+"""igan.report.study: trains configs one after the other under one budget, then compares them."""
 
 from pathlib import Path
 
 import pytest
 from conftest import REPO, TEST_CHARS, requires_kai_font
 
-from igan.history import read_history
-from igan.study import PlannedRun, estimate_left, main
+from igan.report.study import PlannedRun, estimate_left, main
+from igan.training.history import read_history
 
 
 def test_time_left_uses_each_runs_own_pace_and_the_mean_for_later_runs():

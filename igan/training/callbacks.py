@@ -11,7 +11,12 @@ from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
 from igan.images import grid_array, save_png
-from igan.kernel_maps import generate_with_kernel_maps, involution_layers, kernel_map_tiles
+from igan.noise import fixed_noise
+from igan.training.kernel_maps import (
+    generate_with_kernel_maps,
+    involution_layers,
+    kernel_map_tiles,
+)
 
 
 def diversity(images: torch.Tensor) -> float:
@@ -23,11 +28,6 @@ def diversity(images: torch.Tensor) -> float:
     return images.detach().float().std(dim=0).mean().item()
 
 
-def fixed_noise(num: int, latent_dim: int, seed: int) -> torch.Tensor:
-    """The same (num, latent_dim) batch on every machine and for every model with this latent size."""
-    return torch.randn(num, latent_dim, generator=torch.Generator().manual_seed(seed))
-
-
 class SampleGrid(L.Callback):
     """Every epoch, and once before training, draws the fixed noise batch through the generator.
 
@@ -36,7 +36,7 @@ class SampleGrid(L.Callback):
     models line up epoch by epoch on one dashboard.
 
     For a generator with involution layers, the first ``kernel_maps`` images of the batch are
-    also drawn beside their kernel maps (one per layer, see :mod:`igan.kernel_maps`) into
+    also drawn beside their kernel maps (one per layer, see :mod:`igan.training.kernel_maps`) into
     ``kernels_epoch_<NNN>.png`` and W&B's ``kernel_maps``.
 
     Args:

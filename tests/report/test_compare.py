@@ -1,4 +1,4 @@
-"""igan.compare on fake run directories: metrics.csv rows and real make_grid PNGs, no training.
+"""igan.report.compare on fake run directories: metrics.csv rows and real make_grid PNGs, no training.
 
 Each run's grids are one constant grey level per (run, epoch), so a montage cell shows which grid
 it came from; the FID columns are built so that using the last row, or the wrong run, as the
@@ -19,10 +19,10 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from igan.compare import CompareWarning, compare_runs, main, parse_epochs
-from igan.report_figures import grid_geometry, mean_saturation
+from igan.report.compare import CompareWarning, compare_runs, main, parse_epochs
+from igan.report.figures import grid_geometry, mean_saturation
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HEADER = ("epoch,global_step,g_updates,d_updates,train_seconds,d_loss,g_loss,d_real,d_fake,"
           "fid,kid,kid_std,is,is_std,diversity,eval_seconds,grid")
 

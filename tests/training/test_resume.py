@@ -2,7 +2,7 @@
 
 A run resumed from ``last.ckpt`` must end bit-identical to a run that was never interrupted:
 weights, optimizer states, EMA, the losses in metrics.csv and the grid PNGs. Runs are tiny (width
-8, 3 batches of 8 per epoch, 16-image grids) and go through the real CLI (``igan.cli.main``),
+8, 3 batches of 8 per epoch, 16-image grids) and go through the real CLI (``igan.training.cli.main``),
 in-process where possible and as subprocesses where a signal must hit a live process.
 """
 
@@ -20,8 +20,8 @@ import pytest
 import torch
 from conftest import REPO
 
-from igan.checkpoints import load_checkpoint_file
-from igan.cli import main
+from igan.checkpoint_file import load_checkpoint_file
+from igan.training.cli import main
 
 RUN = "cifar10-dcgan-s0"
 TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
@@ -126,7 +126,7 @@ def test_same_seed_same_run_and_deterministic_flag(straight, tiny_cifar10, tmp_p
 
 
 def test_epoch_order_depends_on_seed_and_epoch_only():
-    from igan.resume import EpochShuffleSampler
+    from igan.data.sampler import EpochShuffleSampler
 
     a, b = EpochShuffleSampler(50, seed=3), EpochShuffleSampler(50, seed=3)
     a.set_epoch(4)
@@ -147,7 +147,7 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
 
 def test_datamodule_draws_batches_through_the_epoch_sampler(tiny_cifar10):
     from igan.data import GANDataModule
-    from igan.resume import EpochShuffleSampler
+    from igan.data.sampler import EpochShuffleSampler
 
     dm = GANDataModule(name="cifar10", root=str(tiny_cifar10), image_size=32, channels=3, batch_size=8)
     loader = dm.train_dataloader()
@@ -178,7 +178,7 @@ from pathlib import Path
 from torchvision.datasets import CIFAR10
 
 import igan.gan
-from igan.cli import main
+from igan.training.cli import main
 
 marker, block_at, root = Path(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 folder = root / "cifar-10-batches-py"  # the tiny CIFAR-10 of conftest: its md5s, as there
@@ -381,8 +381,8 @@ def test_huge_learning_rate_diverges_cleanly(tiny_cifar10, tmp_path, capsys):
 
 
 def test_atomic_checkpoint_io_refuses_non_finite_weights(tmp_path):
-    from igan.checkpoints import AtomicCheckpointIO
     from igan.errors import IganError
+    from igan.training.checkpoints import AtomicCheckpointIO
 
     io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
     io.save_checkpoint({"state_dict": {"w": torch.ones(3)}}, path)

@@ -25,28 +25,21 @@ rather than save a half-updated batch.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
-from torch.utils.data import Sampler
 
-_SEED_MASK = (1 << 63) - 1
-
-
-def derived_seed(seed: int, *parts: object) -> int:
-    """A 63-bit seed for ``parts`` (e.g. ``"order", epoch``) of a run seeded with ``seed``, mixed by a hash."""
-    text = "/".join(["igan", str(int(seed)), *map(str, parts)])
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") & _SEED_MASK
+from igan.data.sampler import EpochShuffleSampler
+from igan.seeding import SEED_MASK, derived_seed
 
 
 def seed_all(seed: int) -> None:
@@ -85,50 +78,6 @@ def set_rng_states(states: dict[str, Any]) -> None:
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
     p = states["python"]
     random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
-
-
-class EpochShuffleSampler(Sampler[int]):
-    """A random order of ``range(num_items)`` drawn from ``(seed, epoch)`` alone.
-
-    Lightning calls :meth:`set_epoch` before every epoch; without it (a plain PyTorch loop) each
-    pass over the loader takes the next epoch's order. :meth:`start_at` makes the next pass over
-    ``epoch`` skip its first ``skip`` items (the batches a run resumed mid-epoch already trained on).
-    The length stays ``num_items``: the loop's count of batches per epoch never changes.
-    """
-
-    def __init__(self, num_items: int = 0, seed: int = 0) -> None:
-        self.num_items = num_items
-        self.seed = seed
-        self.epoch = 0
-        self._epoch_set = False
-        self._skip: Optional[tuple[int, int]] = None  # (epoch, items) for the next pass
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-        self._epoch_set = True
-
-    def start_at(self, epoch: int, skip: int) -> None:
-        self.set_epoch(epoch)
-        self._skip = (int(epoch), int(skip)) if skip > 0 else None
-
-    def order(self, epoch: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(derived_seed(self.seed, "order", epoch))
-        return torch.randperm(self.num_items, generator=generator)
-
-    def __iter__(self) -> Iterator[int]:
-        epoch = self.epoch
-        if not self._epoch_set:  # nobody sets the epoch: the next pass takes the next order
-            self.epoch += 1
-        self._epoch_set = False
-        skip = 0
-        if self._skip is not None:
-            if self._skip[0] == epoch:
-                skip = self._skip[1]
-            self._skip = None
-        return iter(self.order(epoch)[skip:].tolist())
-
-    def __len__(self) -> int:
-        return self.num_items
 
 
 def _train_sampler(trainer: L.Trainer) -> Optional[EpochShuffleSampler]:
@@ -180,7 +129,7 @@ class ExactResume(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         self._trainer, self._module = trainer, pl_module
         if self.seed is None:
-            self.seed = torch.initial_seed() & _SEED_MASK
+            self.seed = torch.initial_seed() & SEED_MASK
 
     def state_dict(self) -> dict[str, Any]:
         epoch, batch, items = self.position()

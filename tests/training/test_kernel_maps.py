@@ -2,10 +2,14 @@
 
 import torch
 
-from igan.callbacks import SampleGrid
-from igan.kernel_maps import generate_with_kernel_maps, heat_map, kernel_map_tiles
 from igan.models import DCGANGenerator, IDCGANGenerator
 from igan.ops import Involution2d
+from igan.training.callbacks import SampleGrid
+from igan.training.kernel_maps import (
+    generate_with_kernel_maps,
+    heat_map,
+    kernel_map_tiles,
+)
 
 
 def test_maps_are_kernels_summed_over_taps_and_averaged_over_groups():

@@ -4,8 +4,9 @@ import torch
 from conftest import REPO
 from torch import nn
 
+from igan.models.summary import count_parameters, flops_per_sample
 from igan.ops import Involution2d
-from igan.summary import count_parameters, flops_per_sample, main
+from igan.report.summary import main
 
 
 def test_conv_flops_are_two_per_multiply_add():
@@ -42,7 +43,7 @@ def test_cli_table_for_the_three_models(capsys):
 
 def test_ablation_involution_adds_exactly_one_layer_of_flops():
     """cifar10 ablation: same z and widths; IDCGAN adds one Involution2d(64, K 3, r 2, 4 groups) at 16x16."""
-    from igan.summary import summarize_config
+    from igan.report.summary import summarize_config
 
     none = summarize_config(REPO / "configs" / "ablation" / "cifar10_none.yaml")
     inv = summarize_config(REPO / "configs" / "ablation" / "cifar10_involution.yaml")
@@ -55,7 +56,7 @@ def test_ablation_involution_adds_exactly_one_layer_of_flops():
 def test_ablation_attention_adds_the_official_blocks_flops():
     """cifar10 ablation: SAGAN's block at 16x16, C 64: q/k 1x1 convs to 8 channels, values to 32
     pooled to 8x8 keys, the output conv back to 64, and the two matrix products over 256 x 64."""
-    from igan.summary import summarize_config
+    from igan.report.summary import summarize_config
 
     none = summarize_config(REPO / "configs" / "ablation" / "cifar10_none.yaml")
     attention = summarize_config(REPO / "configs" / "ablation" / "cifar10_attention.yaml")

@@ -13,7 +13,7 @@ import torch
 from conftest import REPO, TEST_CHARS, requires_kai_font
 from PIL import Image
 
-from igan.cli import main
+from igan.training.cli import main
 
 TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--data.batch_size=8",

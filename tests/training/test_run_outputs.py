@@ -11,8 +11,8 @@ import pytest
 import torch
 from conftest import REPO
 
-from igan.cli import main
-from igan.history import COLUMNS, read_history
+from igan.training.cli import main
+from igan.training.history import COLUMNS, read_history
 
 TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
         "--trainer.limit_train_batches=3", "--data.batch_size=8", "--trainer.max_epochs=2",

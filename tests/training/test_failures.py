@@ -1,6 +1,6 @@
 """Bad input through the real CLI: exit 2, exactly one ``error:`` line, no traceback, nothing lost.
 
-Most cases call ``igan.cli.main`` in-process (fast); a few run ``train_gan.py`` / ``sample.py`` as
+Most cases call ``igan.training.cli.main`` in-process (fast); a few run ``train_gan.py`` / ``sample.py`` as
 subprocesses to see the real exit status and stderr. Each case that could touch an earlier run
 starts beside one (last.ckpt, metrics.csv, grids, config.yaml) and checks that every file of it
 is still there, byte for byte.
@@ -9,7 +9,6 @@ is still there, byte for byte.
 from __future__ import annotations
 
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +19,9 @@ import torch
 from conftest import REPO
 from PIL import Image
 
-from igan.checkpoints import load_checkpoint_file
-from igan.cli import main
+from igan.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
+from igan.training.cli import main
 
 RUN = "cifar10-dcgan-s0"
 TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
@@ -328,7 +327,7 @@ def test_wandb_init_failing_online_falls_back_to_offline(tiny_cifar10, tmp_path,
     """The server answers the check but wandb.init then fails: the run restarts offline, once, and finishes."""
     import wandb
 
-    import igan.cli
+    import igan.training.wandb_logging
 
     real_init, calls = wandb.init, {"n": 0}
 
@@ -339,7 +338,7 @@ def test_wandb_init_failing_online_falls_back_to_offline(tiny_cifar10, tmp_path,
         return real_init(*args, **kwargs)
 
     monkeypatch.setenv("WANDB_MODE", "online")
-    monkeypatch.setattr(igan.cli, "_wandb_online_problem", lambda timeout=0: None)
+    monkeypatch.setattr(igan.training.wandb_logging, "online_problem", lambda timeout=0: None)
     monkeypatch.setattr(wandb, "init", failing_init)
     out = tmp_path / "out"
     assert main(cli_args(out, tiny_cifar10)) == 0

@@ -8,10 +8,10 @@ import time
 import lightning as L
 import torch
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "metrics"))
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "metrics"))
 from metrics_toys import TinyData, TinyGAN  # noqa: E402
 
-from igan.progress import RunProgressBar, format_minutes  # noqa: E402
+from igan.training.progress import RunProgressBar, format_minutes  # noqa: E402
 
 
 class SlowBatches(L.Callback):

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import os
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,27 +20,10 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from igan.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
-from igan.guards import checkpoint_tensors, nonfinite_tensors
 from igan.models.spec import legacy_overrides, upgraded_spec
-
-
-def load_checkpoint_file(path: str | Path, map_location: Any = "cpu") -> dict:
-    """A checkpoint's dict, loaded with ``weights_only=True``; IganError for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise IganError(f"checkpoint not found: {path}")
-    if not zipfile.is_zipfile(path):
-        raise IganError(f"{path} is not a PyTorch checkpoint")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise IganError(f"{path} holds objects other than tensors and plain data; refusing to unpickle it") from err
-    except (zipfile.BadZipFile, RuntimeError, EOFError, OSError) as err:
-        raise IganError(f"{path} is not a loadable checkpoint: {str(err).splitlines()[0]}") from err
-    if not isinstance(ckpt, dict):
-        raise IganError(f"{path} is not an igan training checkpoint")
-    return ckpt
+from igan.training.guards import checkpoint_tensors, nonfinite_tensors
 
 
 def check_resumable(ckpt: dict, path: Path, generator_spec: dict, discriminator_spec: dict, data: dict) -> None:

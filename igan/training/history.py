@@ -10,7 +10,7 @@ Columns (``epoch`` = epochs completed, 0 = before training):
 - ``fid``, ``kid``, ``kid_std``, ``is``, ``is_std``, ``eval_seconds``: from the metrics callback,
   empty where it did not evaluate;
 - ``diversity``: per-pixel spread of the fixed-noise samples (a collapse detector, see
-  :func:`igan.callbacks.diversity`);
+  :func:`igan.training.callbacks.diversity`);
 - ``grid``: the epoch's fixed-noise grid, relative to the run directory.
 
 The file survives resuming: rows after the checkpoint's epoch (written by a run killed before its
@@ -52,7 +52,7 @@ def _format(value: Any) -> str:
 class RunHistory(L.Callback):
     """Writes ``<run_dir>/metrics.csv`` after the fixed-noise grid and the metrics of each epoch.
 
-    Register it after :class:`igan.callbacks.SampleGrid` and the metrics callback: Lightning
+    Register it after :class:`igan.training.callbacks.SampleGrid` and the metrics callback: Lightning
     calls callbacks in order, so their values for the epoch exist when the row is written.
     """
 

@@ -16,47 +16,32 @@ from typing import Optional
 
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+from lightning.pytorch.cli import (
+    LightningArgumentParser,
+    LightningCLI,
+    SaveConfigCallback,
+)
 from lightning.pytorch.loggers import WandbLogger
 
-from igan.callbacks import SampleGrid
-from igan.checkpoints import (AtomicCheckpointIO, BestFIDCheckpoint, LastCheckpoint, check_resumable,
-                              load_checkpoint_file)
+from igan.checkpoint_file import load_checkpoint_file
 from igan.data import GANDataModule
 from igan.errors import IganError
 from igan.gan import GAN
-from igan.guards import DivergenceGuard
-from igan.history import RunHistory
 from igan.metrics.callback import Metrics
 from igan.models.spec import spec_of
-from igan.progress import RunProgressBar
-from igan.resume import ExactResume, GracefulInterrupt
-from igan.summary import model_summary
-
-
-class EpochAxisWandbLogger(WandbLogger):
-    """WandbLogger whose ``epoch`` is epochs completed, the one meaning used everywhere in igan.
-
-    Lightning adds ``epoch`` = the epoch in progress (0 during the first) to every scalar, while
-    grids and metrics after the first epoch belong at ``epoch`` 1. Scalars get the module's
-    fractional progress instead (0.5 = half of the first epoch done), so losses, grids and FID line
-    up on one x-axis.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.progress_source = None  # an object with ``epochs_completed``, set by the CLI
-
-    def log_metrics(self, metrics, step=None) -> None:
-        if "epoch" in metrics and self.progress_source is not None:
-            metrics = {**metrics, "epoch": float(self.progress_source.epochs_completed)}
-        super().log_metrics(metrics, step)
-
-    def define_epoch_axis(self) -> None:
-        """Make ``epoch`` the default x-axis of every panel of the run."""
-        self.experiment.define_metric("epoch")
-        for pattern in ("train/*", "metrics/*", "samples", "kernel_maps"):
-            self.experiment.define_metric(pattern, step_metric="epoch")
+from igan.models.summary import model_summary
+from igan.training import wandb_logging
+from igan.training.callbacks import SampleGrid
+from igan.training.checkpoints import (
+    AtomicCheckpointIO,
+    BestFIDCheckpoint,
+    LastCheckpoint,
+    check_resumable,
+)
+from igan.training.guards import DivergenceGuard
+from igan.training.history import RunHistory
+from igan.training.progress import RunProgressBar
+from igan.training.resume import ExactResume, GracefulInterrupt
 
 
 class RunConfigSaver(SaveConfigCallback):
@@ -160,7 +145,7 @@ class IganCLI(LightningCLI):
             # Parameters and FLOPs of G and D, like the papers' tables: comparable across runs.
             config["model_summary"] = self.model_stats
             root.mkdir(parents=True, exist_ok=True)
-            logger = EpochAxisWandbLogger(
+            logger = wandb_logging.EpochAxisWandbLogger(
                 project=self.config.wandb_project, name=name, group=self.config.wandb_group or self.config.data.name,
                 save_dir=str(root), config=config,
                 # A resumed run continues the W&B run its checkpoint names (offline too).
@@ -194,7 +179,7 @@ class IganCLI(LightningCLI):
             trainer_config["plugins"] = [AtomicCheckpointIO()]
         trainer = self._instantiate_trainer(trainer_config, extra)
         for logger in trainer.loggers:
-            if isinstance(logger, EpochAxisWandbLogger) and trainer.is_global_zero:
+            if isinstance(logger, wandb_logging.EpochAxisWandbLogger) and trainer.is_global_zero:
                 logger.define_epoch_axis()
         return trainer
 
@@ -227,60 +212,6 @@ def _fail(message: str) -> int:
     return 2
 
 
-#: Seconds the W&B reachability check may take before the run falls back to offline logging.
-WANDB_PROBE_TIMEOUT = 10.0
-
-
-def _wandb_online_problem(timeout: float = WANDB_PROBE_TIMEOUT) -> Optional[str]:
-    """Why W&B cannot log online right now (no credentials, server unreachable, key rejected), or None.
-
-    One GraphQL ``viewer`` query with a short timeout: wandb.init itself retries for minutes.
-    """
-    import requests
-
-    base = (os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai").rstrip("/")
-    key = os.environ.get("WANDB_API_KEY")
-    if not key and not os.environ.get("WANDB_IDENTITY_TOKEN_FILE"):
-        netrc = requests.utils.get_netrc_auth(base)  # where `wandb login` stores the key
-        key = netrc[1] if netrc else None
-        if not key:
-            return "not logged in (no WANDB_API_KEY and no `wandb login`)"
-    try:
-        response = requests.post(f"{base}/graphql", json={"query": "query { viewer { id } }"},
-                                 auth=("api", key) if key else None, timeout=(min(5.0, timeout), timeout))
-    except requests.RequestException as err:
-        return f"cannot reach {base} ({type(err).__name__})"
-    if response.status_code in (401, 403):
-        return f"{base} rejected the API key (HTTP {response.status_code})"
-    if response.status_code >= 400:
-        return f"{base} answered HTTP {response.status_code}"
-    return None
-
-
-def _wandb_mode() -> None:
-    """Offline unless WANDB_MODE says otherwise; online only when W&B answers, else offline with one warning."""
-    mode = os.environ.setdefault("WANDB_MODE", "offline")
-    if mode not in ("online", "run"):
-        return
-    problem = _wandb_online_problem()
-    if problem:
-        os.environ["WANDB_MODE"] = "offline"
-        print(f"warning: W&B is unavailable: {problem}; logging offline instead "
-              "(upload later with: wandb sync <run dir>)", file=sys.stderr, flush=True)
-
-
-def _wandb_failed_online(err: BaseException) -> bool:
-    """True for an error of wandb in online mode, after switching to offline with one warning."""
-    if not type(err).__module__.startswith("wandb") or os.environ.get("WANDB_MODE") not in ("online", "run"):
-        return False
-    print(f"warning: W&B failed to start online ({type(err).__name__}: {str(err).splitlines()[0]}); "
-          "logging offline instead (upload later with: wandb sync <run dir>)", file=sys.stderr, flush=True)
-    os.environ["WANDB_MODE"] = "offline"
-    if wandb_run := sys.modules["wandb"].run:
-        wandb_run.finish()
-    return True
-
-
 def _interrupted(cli: Optional[IganCLI], err: BaseException) -> Optional[int]:
     """Exit code after SIGTERM / Ctrl-C, with the one line saying what was saved; None for other exits."""
     stop = next((c for c in getattr(getattr(cli, "trainer", None), "callbacks", []) if isinstance(c, GracefulInterrupt)),
@@ -299,7 +230,7 @@ def main(args: Optional[list[str]] = None) -> int:
 
     SIGTERM and Ctrl-C end it with last.ckpt saved and one ``interrupted:`` line (exit 143 / 130).
     """
-    _wandb_mode()
+    wandb_logging.choose_mode()
     import wandb
 
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -310,7 +241,7 @@ def main(args: Optional[list[str]] = None) -> int:
         except (IganError, ValueError) as err:  # bad config values, caught while building the classes
             return _fail(str(err))
         except Exception as err:  # wandb.init runs here (the logger's epoch axis); nothing is trained or written yet
-            if _wandb_failed_online(err):
+            if wandb_logging.failed_online(err):
                 return main(args)
             raise
         stats = cli.model_stats
@@ -322,7 +253,7 @@ def main(args: Optional[list[str]] = None) -> int:
         except IganError as err:
             return _fail(str(err))
         except Exception as err:
-            if cli.trainer.global_step == 0 and _wandb_failed_online(err):
+            if cli.trainer.global_step == 0 and wandb_logging.failed_online(err):
                 return main(args)  # once: WANDB_MODE is offline now
             raise
         if cli.trainer.is_global_zero:  # other DDP ranks have no run folder or W&B run of their own

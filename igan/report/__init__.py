@@ -1,0 +1,1 @@
+"""Offline reports over finished runs: reading runs, the comparison table and figures, studies, summaries."""

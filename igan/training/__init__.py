@@ -1,0 +1,1 @@
+"""Training support around :class:`igan.gan.GAN`: the CLI, callbacks, checkpoints, resume and run files."""

@@ -1,0 +1,101 @@
+"""The package's layering: nothing imports upwards, no import circle, ``sample.py`` without Lightning.
+
+Layers, lowest first (docs/development.md draws the same map):
+0 ``errors``, ``seeding``, ``noise``, ``images``, ``checkpoint_file``; 1 ``ops``;
+2 ``models``, ``losses``, ``augment``, ``ema``; 3 ``data``, ``metrics``; 4 ``gan``, ``sampling``;
+5 ``training``; 6 ``report`` and the ``python -m`` entry points.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+PACKAGE = REPO / "igan"
+
+LAYERS = {
+    "__init__": 0, "errors": 0, "seeding": 0, "noise": 0, "images": 0, "checkpoint_file": 0,
+    "ops": 1,
+    "models": 2, "losses": 2, "augment": 2, "ema": 2,
+    "data": 3, "metrics": 3,
+    "gan": 4, "sampling": 4,
+    "training": 5,
+    "report": 6, "compare": 6, "study": 6, "summary": 6, "dashboard": 6,
+}
+
+
+def module_name(path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def igan_imports(path) -> set[str]:
+    """Every ``igan.*`` module a file imports, at any depth (function-level imports included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("igan."))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("igan"):
+            for alias in node.names:  # `from igan.x import y` may name the submodule igan.x.y
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+                          or (PACKAGE.parent / sub.replace(".", "/")).is_dir() else node.module)
+    return found
+
+
+def layer_of(module: str) -> int:
+    top = module.split(".")[1] if "." in module else "__init__"
+    assert top in LAYERS, f"{module}: place this module in tests/test_layout.py's LAYERS and docs/development.md"
+    return LAYERS[top]
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+GRAPH = {name: {m for m in igan_imports(path) if m in MODULES or m == "igan"} for name, path in MODULES.items()}
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_module_imports_a_higher_layer(module):
+    upward = [m for m in GRAPH[module] if layer_of(m) > layer_of(module)]
+    assert not upward, f"{module} (layer {layer_of(module)}) imports {upward} from a higher layer"
+
+
+def test_no_import_circle():
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(GRAPH.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                pytest.fail("import circle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_layout_check_sees_an_upward_import(tmp_path):
+    """The checker itself: a model importing the CLI is reported."""
+    fake = tmp_path / "bad.py"
+    fake.write_text("from igan.training.cli import main\nimport igan.report.compare\n")
+    assert igan_imports(fake) == {"igan.training.cli", "igan.report.compare"}
+    assert layer_of("igan.training.cli") > layer_of("igan.models.dcgan")
+
+
+def test_sampling_loads_no_lightning():
+    """sample.py is a small inference script: importing it must not pull in Lightning."""
+    code = ("import sys, runpy; sys.argv = ['sample.py', '--help']\n"
+            "try:\n    runpy.run_path('sample.py', run_name='not_main')\nexcept SystemExit:\n    pass\n"
+            "import igan.sampling\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"Lightning modules imported by sample.py: {out.stdout.strip()}"
