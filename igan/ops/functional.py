@@ -7,10 +7,12 @@ kernels (see :mod:`igan.ops._kernels`) that never build the unfolded tensor.
 
 Backends (keyword ``backend=`` or environment variable ``IGAN_INVOLUTION_BACKEND``):
 
-* ``"compiled"``: the pure kernels compiled by ``torch.compile`` (Inductor emits a
-  fused C++/OpenMP loop on CPU and a Triton kernel on CUDA). One graph per
-  ``(kernel, shape, dtype, device, geometry)``; inputs are made contiguous first
-  so memory-format variants do not multiply the compile cache.
+* ``"compiled"``: on CPU with stride 1 in float32/float64, C loops built once per
+  machine (:mod:`igan.ops._cpu_native`, any shape); otherwise the pure kernels
+  compiled by ``torch.compile`` (Inductor emits a fused C++/OpenMP loop on CPU and
+  a Triton kernel on CUDA), one graph per ``(kernel, shape, dtype, device,
+  geometry)``. Inputs are made contiguous first so memory-format variants do not
+  multiply the compile cache.
 * ``"eager"``: in-place ``addcmul_`` over strided views; no compile cost, used by
   tests and anywhere a compiler is unavailable.
 * ``"auto"`` (default): ``"compiled"``, falling back to ``"eager"`` with a single
@@ -37,6 +39,7 @@ from typing import Callable, Iterator
 import torch
 from torch import Tensor
 
+from . import _cpu_native
 from . import _kernels as K
 from ._kernels import Geom
 
@@ -107,15 +110,23 @@ def _call_compiled(name: str, *args):
 
 
 def _compiled_call(op: str, *args):
-    """``op``'s compiled kernel. On CPU the forward's input is padded eagerly first: Inductor's
-    fused padding masks every tap's load at the image border, and the forward took 4.2 times a
-    copy of its bytes that way against 1.8 with this pad and an unmasked loop (B 64, C 64, 32x32,
-    K 3; ``benchmarks/involution.py``), for one padded copy of the input held during the call.
-    The other two maps gained nothing from it. GPUs keep the fused padding (masked loads are
-    cheap there, an extra pass over memory is not)."""
-    if op == "fwd" and args[0].device.type == "cpu":
-        x, w, geom = args
-        return _call_compiled("fwd_padded", K.pad_input(x, geom), w, geom)
+    """``op``'s compiled kernel.
+
+    CPU, stride 1, float32/float64: the C loops of :mod:`igan.ops._cpu_native`, which pad each
+    (batch, group) block in cache and vectorise over flattened rows, so maps whose rows are shorter
+    than a vector (4x4, 8x8 on AVX-512) run as fast per element as large ones; built once per
+    machine, one build for every shape (no recompilation per shape).
+
+    Other CPU calls (bf16/fp16, stride > 1) use Inductor; its forward pads the input eagerly first,
+    because Inductor's fused padding masks every tap's load at the image border (the unmasked loop
+    on the padded copy was about twice as fast). GPUs keep the fused padding (masked loads are cheap
+    there, an extra pass over memory is not).
+    """
+    a, b, geom = args
+    if _cpu_native.supports(a, b, geom):
+        return getattr(_cpu_native, op)(a, b, geom)
+    if op == "fwd" and a.device.type == "cpu":
+        return _call_compiled("fwd_padded", K.pad_input(a, geom), b, geom)
     return _call_compiled(f"{op}_pure", *args)
 
 

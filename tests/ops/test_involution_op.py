@@ -284,6 +284,7 @@ def test_env_backend_and_auto_fallback(monkeypatch):
 
     monkeypatch.setenv("IGAN_INVOLUTION_BACKEND", "auto")
     monkeypatch.setattr(inv_functional, "_call_compiled", broken)
+    monkeypatch.setattr(inv_functional._cpu_native, "_get", broken)  # the C loops fail to build too
     monkeypatch.setattr(inv_functional, "_broken", set())
     with pytest.warns(RuntimeWarning, match="no compiler here"):
         torch.testing.assert_close(involution(x, w, 3, 1, 1), ref)
@@ -325,23 +326,43 @@ def test_compiled_equals_eager(B, C, H, W, G, K, s, p, d, dtype):
 
 
 @pytest.mark.parametrize("backend", ["compiled", "auto"])
-def test_compiled_forward_routes_cpu_to_the_padded_loop_and_other_devices_to_fwd_pure(monkeypatch, backend):
-    """CPU: the input padded eagerly, then the unmasked loop (``fwd_padded``); any other device
-    (meta tensors stand in for CUDA) keeps the fused ``fwd_pure``. The compiler is replaced by the
-    pure kernels run eagerly: this checks the route, not Inductor."""
+def test_compiled_routes_each_call_to_its_kernel(monkeypatch, backend):
+    """CPU stride 1 in float32/float64: the C loops for all three maps. CPU otherwise (stride 2,
+    bf16): the input padded eagerly, then Inductor's unmasked loop (``fwd_padded``). Any other device
+    (meta tensors stand in for CUDA) keeps the fused ``fwd_pure``. Both compilers are replaced by
+    recorders that run the pure kernels eagerly: this checks the route, not the compilers."""
     calls = []
 
     def record(name, *args):
         calls.append((name, args[0].device.type, tuple(args[0].shape)))
         return getattr(inv_functional.K, name)(*args)
 
+    def record_native(op):
+        return lambda *args: calls.append(("native " + op, args[0].device.type, tuple(args[0].shape))) or getattr(
+            inv_functional.K, f"{op}_eager"
+        )(*args)
+
     monkeypatch.setattr(inv_functional, "_call_compiled", record)
+    for op in ("fwd", "tx", "cx"):
+        monkeypatch.setattr(inv_functional._cpu_native, op, record_native(op))
     monkeypatch.setattr(inv_functional, "_broken", set())
-    x, w, _ = make(2, 8, 7, 9, 2, 3, 1, 1, 1)
-    torch.testing.assert_close(involution(x, w, 3, 1, 1, backend=backend), unfold_reference(x, w, 3, 1, 1))
+    x, w, gy = make(2, 8, 7, 9, 2, 3, 1, 1, 1)
+    xl, wl = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+    y = involution(xl, wl, 3, 1, 1, backend=backend)
+    torch.testing.assert_close(y, unfold_reference(x, w, 3, 1, 1))
+    torch.autograd.grad(y, (xl, wl), gy)
+    assert calls == [("native fwd", "cpu", (2, 8, 7, 9)), ("native tx", "cpu", (2, 8, 7, 9)), ("native cx", "cpu", (2, 8, 7, 9))]
+    calls.clear()
+    x2, w2, _ = make(2, 8, 11, 9, 4, 3, 2, 1, 1)
+    torch.testing.assert_close(involution(x2, w2, 3, 2, 1, backend=backend), unfold_reference(x2, w2, 3, 2, 1))
+    involution(x.bfloat16(), w.bfloat16(), 3, 1, 1, backend=backend)
     xm, wm = x.to("meta"), w.to("meta")  # involution() itself would ask autocast about "meta": call _run
     inv_functional._run("fwd", backend, xm, wm, inv_functional._validate(xm, wm, 3, 1, 1, 1, 1))
-    assert calls == [("fwd_padded", "cpu", (2, 8, 9, 11)), ("fwd_pure", "meta", (2, 8, 7, 9))]
+    assert calls == [
+        ("fwd_padded", "cpu", (2, 8, 13, 11)),
+        ("fwd_padded", "cpu", (2, 8, 9, 11)),
+        ("fwd_pure", "meta", (2, 8, 7, 9)),
+    ]
 
 
 @pytest.mark.skipif(not has_cxx(), reason="Inductor needs a C++ compiler on CPU")

@@ -1,0 +1,202 @@
+/* Involution's three maps on CPU for stride 1, one (batch, group) block at a time.
+ *
+ * Each block (the C/G channels of one group and their K*K kernel maps) is copied into a
+ * zero-bordered scratch laid out with row pitch P = W_out + dilation*(K-1). On that pitch every
+ * kernel tap is one constant offset along the flattened rows, so each output is a sum of K*K
+ * contiguous, unmasked loads, vectorised over CHUNK positions that span row ends; the short rows
+ * of small maps no longer leave the vector loop half empty. The few extra "columns" of each
+ * scratch row are zero in the kernel maps and are never copied out.
+ *
+ * geo = {B, C, G, H, W, Ho, Wo, K, dilation, pad_top, pad_left}. All tensors contiguous.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    int64_t B, C, G, H, W, Ho, Wo, K, d, pt, pl;
+    int64_t cg, kk, span, hp, p, nq, nt, lead, lx;
+    int64_t off[1024];
+} plan_t;
+
+static int make_plan(const int64_t *geo, plan_t *s, int64_t chunk) {
+    s->B = geo[0]; s->C = geo[1]; s->G = geo[2]; s->H = geo[3]; s->W = geo[4];
+    s->Ho = geo[5]; s->Wo = geo[6]; s->K = geo[7]; s->d = geo[8]; s->pt = geo[9]; s->pl = geo[10];
+    s->cg = s->C / s->G;
+    s->kk = s->K * s->K;
+    if (s->kk > 1024) return -1;
+    s->span = s->d * (s->K - 1);
+    s->hp = s->Ho + s->span;                                  /* padded rows the taps read */
+    s->p = s->Wo + s->span;                                   /* row pitch of every scratch */
+    s->nq = (s->Ho * s->p + chunk - 1) / chunk * chunk;       /* output positions, whole chunks */
+    s->nt = (s->hp * s->p + chunk - 1) / chunk * chunk;       /* padded-input positions */
+    s->lead = s->span * s->p + s->span;                       /* largest tap offset */
+    s->lx = s->nq + s->lead;                                  /* padded input as the forward reads it */
+    for (int64_t i = 0; i < s->K; i++)
+        for (int64_t j = 0; j < s->K; j++) s->off[i * s->K + j] = i * s->d * s->p + j * s->d;
+    return 0;
+}
+
+#define CB 4 /* channels per pass of the forward and input-gradient loops */
+
+/* Explicit vectors of the widest ISA the compiler targets (-march=native), two per chunk. */
+#if defined(__AVX512F__)
+#define VBYTES 64
+#else
+#define VBYTES 32
+#endif
+typedef float vec_f32 __attribute__((vector_size(VBYTES), aligned(4), may_alias));
+typedef double vec_f64 __attribute__((vector_size(VBYTES), aligned(8), may_alias));
+#define NV 2
+
+#define DEFINE_LOOPS(T, SUF, CHUNK, V)                                                                    \
+                                                                                                       \
+/* dst (hp x p, pitch p) <- src (H x W) shifted by the padding; the border stays as it was (zero). */ \
+static void pad_in_##SUF(const plan_t *s, const T *src, T *dst) {                                     \
+    for (int64_t r = 0; r < s->hp; r++) {                                                              \
+        int64_t sr = r - s->pt;                                                                        \
+        if (sr < 0 || sr >= s->H) continue;                                                            \
+        int64_t c0 = s->pl > 0 ? s->pl : 0, c1 = s->W + s->pl < s->p ? s->W + s->pl : s->p;            \
+        T *d = dst + r * s->p; const T *a = src + sr * s->W - s->pl;                             \
+        for (int64_t c = c0; c < c1; c++) d[c] = a[c];                                                \
+    }                                                                                                  \
+}                                                                                                      \
+                                                                                                       \
+/* dst (Ho x p, pitch p) <- src (Ho x Wo); columns >= Wo stay zero. */                                 \
+static void to_pitch_##SUF(const plan_t *s, const T *src, T *dst) {                                   \
+    for (int64_t r = 0; r < s->Ho; r++)                                                                \
+        for (int64_t c = 0; c < s->Wo; c++) dst[r * s->p + c] = src[r * s->Wo + c];                    \
+}                                                                                                      \
+                                                                                                       \
+static void from_pitch_##SUF(const plan_t *s, const T *src, T *dst) {                                 \
+    for (int64_t r = 0; r < s->Ho; r++)                                                                \
+        for (int64_t c = 0; c < s->Wo; c++) dst[r * s->Wo + c] = src[r * s->p + c];                    \
+}                                                                                                      \
+                                                                                                       \
+void inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthreads) {                  \
+    plan_t s;                                                                                          \
+    if (make_plan(geo, &s, CHUNK)) return;                                                             \
+    _Pragma("omp parallel num_threads(nthreads)")                                                      \
+    {                                                                                                  \
+        T *wq = calloc(s.kk * s.nq + CB * (s.lx + s.nq), sizeof(T));                                   \
+        T *xp = wq + s.kk * s.nq, *ye = xp + CB * s.lx;                                                     \
+        _Pragma("omp for schedule(static)")                                                            \
+        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
+            const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                 \
+            for (int64_t k = 0; k < s.kk; k++) to_pitch_##SUF(&s, wb + k * s.Ho * s.Wo, wq + k * s.nq); \
+            for (int64_t c0 = 0; c0 < s.cg; c0 += CB) {                                                \
+                int64_t nc = s.cg - c0 < CB ? s.cg - c0 : CB;                                          \
+                for (int64_t c = 0; c < nc; c++) pad_in_##SUF(&s, x + (bg * s.cg + c0 + c) * s.H * s.W, xp + c * s.lx); \
+                for (int64_t q0 = 0; q0 < s.nq; q0 += CHUNK) {                                         \
+                    if (nc == CB) {                                                                    \
+                        /* CB channels share each load of the kernel map */                            \
+                        V acc[CB][NV] = {{0}};                                                          \
+                        for (int64_t k = 0; k < s.kk; k++) {                                           \
+                            const T *xs = xp + s.off[k] + q0, *ws = wq + k * s.nq + q0;                \
+                            for (int c = 0; c < CB; c++)                                               \
+                                for (int v = 0; v < NV; v++) acc[c][v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(xs + c * s.lx + v * (CHUNK / NV)); \
+                        }                                                                              \
+                        for (int c = 0; c < CB; c++) memcpy(ye + c * s.nq + q0, acc[c], sizeof(acc[c])); \
+                    } else {                                                                           \
+                        for (int64_t c = 0; c < nc; c++) {                                             \
+                            V acc[NV] = {0};                                                           \
+                            for (int64_t k = 0; k < s.kk; k++) {                                       \
+                                const T *xs = xp + c * s.lx + s.off[k] + q0, *ws = wq + k * s.nq + q0; \
+                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV));               \
+                            }                                                                          \
+                            memcpy(ye + c * s.nq + q0, acc, sizeof(acc));                              \
+                        }                                                                              \
+                    }                                                                                  \
+                }                                                                                      \
+                for (int64_t c = 0; c < nc; c++) from_pitch_##SUF(&s, ye + c * s.nq, y + (bg * s.cg + c0 + c) * s.Ho * s.Wo); \
+            }                                                                                          \
+        }                                                                                              \
+        free(wq);                                                                                      \
+    }                                                                                                  \
+}                                                                                                      \
+                                                                                                       \
+/* gx = tx(gy, w): each padded-input position gathers from the K*K outputs that read it. */          \
+void inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthreads) {                 \
+    plan_t s;                                                                                          \
+    if (make_plan(geo, &s, CHUNK)) return;                                                             \
+    int64_t n = s.lead + s.nt;                                                                         \
+    _Pragma("omp parallel num_threads(nthreads)")                                                      \
+    {                                                                                                  \
+        T *wq = calloc(s.kk * n + CB * (n + s.nt), sizeof(T));                                         \
+        T *gq = wq + s.kk * n, *gp = gq + CB * n;                                                           \
+        _Pragma("omp for schedule(static)")                                                            \
+        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
+            const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                 \
+            for (int64_t k = 0; k < s.kk; k++) to_pitch_##SUF(&s, wb + k * s.Ho * s.Wo, wq + k * n + s.lead); \
+            for (int64_t c0 = 0; c0 < s.cg; c0 += CB) {                                                \
+                int64_t nc = s.cg - c0 < CB ? s.cg - c0 : CB;                                          \
+                for (int64_t c = 0; c < nc; c++) to_pitch_##SUF(&s, gy + (bg * s.cg + c0 + c) * s.Ho * s.Wo, gq + c * n + s.lead); \
+                for (int64_t t0 = 0; t0 < s.nt; t0 += CHUNK) {                                         \
+                    if (nc == CB) {                                                                    \
+                        V acc[CB][NV] = {{0}};                                                          \
+                        for (int64_t k = 0; k < s.kk; k++) {                                           \
+                            int64_t o = s.lead + t0 - s.off[k];                                        \
+                            const T *gs = gq + o, *ws = wq + k * n + o;                                \
+                            for (int c = 0; c < CB; c++)                                               \
+                                for (int v = 0; v < NV; v++) acc[c][v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + c * n + v * (CHUNK / NV));    \
+                        }                                                                              \
+                        for (int c = 0; c < CB; c++) memcpy(gp + c * s.nt + t0, acc[c], sizeof(acc[c])); \
+                    } else {                                                                           \
+                        for (int64_t c = 0; c < nc; c++) {                                             \
+                            V acc[NV] = {0};                                                           \
+                            for (int64_t k = 0; k < s.kk; k++) {                                       \
+                                int64_t o = s.lead + t0 - s.off[k];                                    \
+                                const T *gs = gq + c * n + o, *ws = wq + k * n + o;                    \
+                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + v * (CHUNK / NV));               \
+                            }                                                                          \
+                            memcpy(gp + c * s.nt + t0, acc, sizeof(acc));                              \
+                        }                                                                              \
+                    }                                                                                  \
+                }                                                                                      \
+                for (int64_t c = 0; c < nc; c++) {                                                     \
+                    T *dst = gx + (bg * s.cg + c0 + c) * s.H * s.W;                                    \
+                    const T *src = gp + c * s.nt;                                                      \
+                    for (int64_t r = 0; r < s.H; r++)                                                  \
+                        for (int64_t col = 0; col < s.W; col++) {                                      \
+                            int64_t pr = r + s.pt, pc = col + s.pl;                                    \
+                            dst[r * s.W + col] = (pr < s.hp && pc < s.p) ? src[pr * s.p + pc] : (T)0;  \
+                        }                                                                              \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+        free(wq);                                                                                      \
+    }                                                                                                  \
+}                                                                                                      \
+                                                                                                       \
+/* gw = cx(gy, x): per tap, the sum over the group's channels of gy times the shifted input. */      \
+void inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthreads) {                 \
+    plan_t s;                                                                                          \
+    if (make_plan(geo, &s, CHUNK)) return;                                                             \
+    _Pragma("omp parallel num_threads(nthreads)")                                                      \
+    {                                                                                                  \
+        T *xp = calloc(s.cg * s.lx + s.cg * s.nq + s.nq, sizeof(T));                                   \
+        T *gq = xp + s.cg * s.lx, *ge = gq + s.cg * s.nq;                                              \
+        _Pragma("omp for schedule(static)")                                                            \
+        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
+            for (int64_t c = 0; c < s.cg; c++) {                                                       \
+                pad_in_##SUF(&s, x + (bg * s.cg + c) * s.H * s.W, xp + c * s.lx);                      \
+                to_pitch_##SUF(&s, gy + (bg * s.cg + c) * s.Ho * s.Wo, gq + c * s.nq);                 \
+            }                                                                                          \
+            for (int64_t k = 0; k < s.kk; k++) {                                                       \
+                for (int64_t q0 = 0; q0 < s.nq; q0 += CHUNK) {                                         \
+                    V acc[NV] = {0};                                                                   \
+                    for (int64_t c = 0; c < s.cg; c++) {                                               \
+                        const T *xs = xp + c * s.lx + s.off[k] + q0, *gs = gq + c * s.nq + q0;         \
+                        for (int v = 0; v < NV; v++) acc[v] += *(const V *)(gs + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV));                       \
+                    }                                                                                  \
+                    memcpy(ge + q0, acc, sizeof(acc));                                                 \
+                }                                                                                      \
+                from_pitch_##SUF(&s, ge, gw + (bg * s.kk + k) * s.Ho * s.Wo);                          \
+            }                                                                                          \
+        }                                                                                              \
+        free(xp);                                                                                      \
+    }                                                                                                  \
+}
+
+DEFINE_LOOPS(float, f32, 2 * VBYTES / 4, vec_f32)
+DEFINE_LOOPS(double, f64, 2 * VBYTES / 8, vec_f64)

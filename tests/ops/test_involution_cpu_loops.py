@@ -1,0 +1,120 @@
+"""The CPU loops of ``igan.ops._cpu_native`` (stride 1, float32/float64) against the unfold reference.
+
+They pad each (batch, group) block in cache and vectorise over flattened rows, so the cases below
+cover what that layout can get wrong: maps smaller than a vector chunk (4x4, 2x3, 1x1), rows of
+every length around the vector widths, padding larger or smaller than "same" (output bigger or
+smaller than the input), even K, dilation, groups of one channel, channel counts that are not a
+multiple of the loops' channel block, and the second derivative in float64.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+import torch
+
+from igan.ops import _cpu_native, involution, involution_output_size
+from igan.ops.functional import _involution_padded, _validate
+
+from test_involution_op import has_cxx, make, unfold_reference
+
+pytestmark = pytest.mark.skipif(not has_cxx(), reason="the CPU loops need a C compiler")
+
+# (B, C, H, W, G, K, padding, dilation)
+CASES = [
+    pytest.param(2, 32, 4, 4, 2, 3, 1, 1, id="4x4-gc16"),
+    pytest.param(2, 32, 8, 8, 2, 3, 1, 1, id="8x8-gc16"),
+    pytest.param(1, 48, 16, 16, 3, 3, 1, 1, id="16x16-gc16"),
+    pytest.param(2, 12, 2, 3, 4, 3, 1, 1, id="2x3-gc3"),
+    pytest.param(1, 6, 1, 1, 6, 3, 1, 1, id="1x1-gc1"),
+    pytest.param(2, 10, 5, 17, 2, 3, 1, 1, id="W17-gc5"),
+    pytest.param(1, 8, 9, 33, 1, 5, 2, 1, id="W33-K5-gc8"),
+    pytest.param(2, 8, 6, 7, 2, 3, 0, 1, id="pad0-smaller-output"),
+    pytest.param(2, 8, 5, 6, 2, 3, 3, 1, id="pad3-larger-output"),
+    pytest.param(1, 8, 7, 9, 2, 3, 2, 2, id="dilation2"),
+    pytest.param(2, 4, 8, 10, 1, 4, 1, 1, id="evenK4"),
+    pytest.param(1, 16, 8, 8, 1, 7, 3, 1, id="K7"),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("B,C,H,W,G,K,p,d", CASES)
+def test_forward_and_both_gradients_match_unfold(B, C, H, W, G, K, p, d, dtype):
+    x, w, gy = make(B, C, H, W, G, K, 1, p, d, dtype=dtype)
+    assert _cpu_native.supports(x, w, _validate(x, w, K, 1, p, p, d))
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    ref = unfold_reference(x, w, K, 1, p, d)
+    rgx, rgw = torch.autograd.grad(ref, (x, w), gy)
+    y = involution(x, w, K, 1, p, d, backend="compiled")
+    gx, gw = torch.autograd.grad(y, (x, w), gy)
+    assert y.dtype == gx.dtype == gw.dtype == dtype
+    torch.testing.assert_close(y, ref)
+    torch.testing.assert_close(gx, rgx)
+    torch.testing.assert_close(gw, rgw)
+
+
+def test_asymmetric_padding_of_even_kernels():
+    """Involution2d's "same" padding for K = 4: top/left (1, 2), bottom/right (2, 1)."""
+    x, _, gy = make(2, 8, 7, 9, 2, 4)
+    w = torch.randn(2, 2, 16, 7, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    gy = torch.randn(2, 8, 7, 9, dtype=torch.float64)
+    outs = {}
+    for backend in ("eager", "compiled"):
+        xl, wl = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        y = _involution_padded(xl, wl, 4, 1, 1, (1, 2), (7, 9), backend=backend)
+        outs[backend] = (y, *torch.autograd.grad(y, (xl, wl), gy))
+    for a, b in zip(outs["compiled"], outs["eager"]):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("H,W", [(4, 4), (2, 3)])
+def test_gradgradcheck_on_small_maps(H, W):
+    """Double backward (WGAN-GP) goes through the same three loops in float64."""
+    x, w, _ = make(1, 2, H, W, 1, 3, 1, 1, 1)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    fn = partial(involution, kernel_size=3, stride=1, padding=1, dilation=1, backend="compiled")
+    assert torch.autograd.gradcheck(fn, (x, w))
+    assert torch.autograd.gradgradcheck(fn, (x, w))
+
+
+def test_non_contiguous_and_expanded_inputs():
+    x, w, gy = make(2, 32, 8, 8, 2, 3, 1, 1, 1)
+    xc = x.contiguous(memory_format=torch.channels_last)
+    we = w[:1].expand(2, -1, -1, -1, -1)
+    ref = unfold_reference(x, we, 3, 1, 1)
+    torch.testing.assert_close(involution(xc, we, 3, 1, 1, backend="compiled"), ref)
+
+
+def test_threads_split_the_blocks_without_changing_the_result():
+    x, w, _ = make(4, 64, 16, 15, 4, 3, 1, 1, 1, dtype=torch.float32)
+    geom = _validate(x, w, 3, 1, 1, 1, 1)
+    assert x.numel() * 9 >= 2 * _cpu_native._WORK_PER_THREAD  # big enough for two threads
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _cpu_native.fwd(x, w, geom)
+        torch.set_num_threads(2)
+        two = _cpu_native.fwd(x, w, geom)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+    torch.testing.assert_close(one, unfold_reference(x, w, 3, 1, 1))
+
+
+def test_build_failure_is_a_runtime_error(monkeypatch, tmp_path):
+    """A compiler that fails surfaces as RuntimeError (which the auto backend turns into eager)."""
+    monkeypatch.setattr(_cpu_native, "_lib", None)
+    monkeypatch.setenv("IGAN_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CC", "false")
+    monkeypatch.setattr(_cpu_native, "_compiler", lambda: "/bin/false")
+    with pytest.raises(RuntimeError, match="building the CPU loops failed"):
+        _cpu_native._get()
+    assert not list(tmp_path.glob("*.so"))  # no half-built library left behind
+
+
+def test_output_size_helper_agrees_with_the_loops():
+    x, w, _ = make(1, 4, 6, 6, 1, 3, 1, 0, 1)
+    assert involution(x, w, 3, backend="compiled").shape[-1] == involution_output_size(6, 3)
