@@ -26,7 +26,8 @@ Two implementations of each map exist:
   Run eagerly it is correct but allocates a few output-sized temporaries.
   The CPU forward is the exception: its input is padded first (``pad_input``) and
   ``fwd_padded`` compiled alone, because the fused padding's border masks slowed the
-  loop more than the extra copy costs.
+  loop more than the extra copy costs. On CPU at stride 1 in float32/float64 none of
+  these run: the C loops of :mod:`igan.ops._cpu_native` do (see ``functional.py``).
 
 Float16/bfloat16 inputs are accumulated in float32 and the result is cast back.
 """
