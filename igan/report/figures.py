@@ -1,4 +1,4 @@
-"""Figures for :mod:`igan.report.compare`: the sample-grid montage, the FID/KID curves, grid geometry.
+"""Figures for :mod:`igan.report.compare`: the sample-grid montage, the metric curves with seed bands, grid geometry.
 
 Kept apart from the table logic so that each piece can be tested with plain images and lists.
 The curves use matplotlib's object API (``Figure`` with the Agg canvas) rather than pyplot: no
@@ -228,7 +228,7 @@ def draw_not_available(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int]
 
 @dataclass
 class Series:
-    """One run's values of one metric: x by epoch and by training minutes, y with optional error."""
+    """One line: values by epoch and by training minutes, with an optional symmetric error (KID's std)."""
 
     name: str
     epochs: list[int]
@@ -238,20 +238,31 @@ class Series:
 
 
 @dataclass
+class Curve:
+    """One model group in a panel: its mean line, the min-max band over seeds and each seed's line.
+
+    With one seed, ``mean`` is that run's line, ``low``/``high`` are None and ``seeds`` is empty;
+    ``mean.errors`` (KID's std over subsets) then draws the band, where it means something.
+    """
+
+    name: str
+    mean: Series
+    low: Optional[list[float]] = None
+    high: Optional[list[float]] = None
+    seeds: list[Series] = field(default_factory=list)
+
+
+@dataclass
 class Panel:
     """One figure row: a metric against epoch (left) and against training time (right)."""
 
     title: str
     ylabel: str
-    series: list[Series]
+    curves: list[Curve]
 
 
-def render_curves(panels: Sequence[Panel], out: Path) -> Path:
-    """Write one row of two axes per panel; colours follow run order so rows are comparable.
-
-    Error bars (KID's std) are drawn as a translucent band. Points without a time (a CSV that
-    lacks train_seconds at that epoch) are left out of the time axis only.
-    """
+def draw_curves(panels: Sequence[Panel]):
+    """The figure (matplotlib ``Figure``): one row of two axes per panel, colours by group order."""
     from matplotlib.figure import (
         Figure,  # Agg canvas by default; no pyplot, no GUI backend
     )
@@ -262,8 +273,8 @@ def render_curves(panels: Sequence[Panel], out: Path) -> Path:
     for row, panel in enumerate(panels):
         for col, (xlabel, use_time) in enumerate((("epoch", False), ("training time (min)", True))):
             ax = axes[row][col]
-            for index, series in enumerate(panel.series):
-                plot_series(ax, series, use_time, color=f"C{index % 10}")
+            for index, curve in enumerate(panel.curves):
+                plot_curve(ax, curve, use_time, color=f"C{index % 10}")
             ax.set_xlabel(xlabel)
             ax.set_ylabel(panel.ylabel)
             ax.set_title(f"{panel.title} vs {xlabel.split(' (')[0]}")
@@ -271,24 +282,44 @@ def render_curves(panels: Sequence[Panel], out: Path) -> Path:
             if not use_time:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5" ticks
         axes[row][0].legend(fontsize="small")
+    return figure
+
+
+def render_curves(panels: Sequence[Panel], out: Path) -> Path:
+    """Write :func:`draw_curves`' figure to ``out`` (PNG)."""
+    figure = draw_curves(panels)
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out, dpi=100, facecolor="white")
     return out
 
 
-def plot_series(ax, series: Series, use_time: bool, color: str) -> None:
-    """Line with markers (a single evaluated epoch still shows), plus the error band if any."""
-    points = [
-        (minutes if use_time else epoch, value, None if series.errors is None else series.errors[i])
-        for i, (epoch, minutes, value) in enumerate(zip(series.epochs, series.minutes, series.values))
-        if not (use_time and minutes is None)
-    ]
-    if not points:
+def points(series: Series, use_time: bool, *columns: Optional[Sequence]) -> list[tuple]:
+    """(x, value, *column values) per point; points without a time are left out of the time axis only."""
+    rows = []
+    for i, (epoch, minutes, value) in enumerate(zip(series.epochs, series.minutes, series.values)):
+        if use_time and minutes is None:
+            continue
+        rows.append((minutes if use_time else epoch, value, *(None if c is None else c[i] for c in columns)))
+    return rows
+
+
+def plot_curve(ax, curve: Curve, use_time: bool, color: str) -> None:
+    """Faint seed lines, the min-max band, and the mean line with markers (one point still shows)."""
+    for seed in curve.seeds:
+        seed_points = points(seed, use_time)
+        if seed_points:
+            ax.plot([p[0] for p in seed_points], [p[1] for p in seed_points], color=color, alpha=0.3, linewidth=0.8)
+    mean_points = points(curve.mean, use_time, curve.low, curve.high, curve.mean.errors)
+    if not mean_points:
         return
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    ax.plot(xs, ys, marker="o", markersize=3, color=color, label=series.name)
-    if series.errors is not None:
-        errors = [0.0 if p[2] is None or math.isnan(p[2]) else p[2] for p in points]
-        ax.fill_between(xs, [y - e for y, e in zip(ys, errors)], [y + e for y, e in zip(ys, errors)],
-                        color=color, alpha=0.2, linewidth=0)
+    xs, ys = [p[0] for p in mean_points], [p[1] for p in mean_points]
+    label = curve.name if not curve.seeds else f"{curve.name} (mean of {len(curve.seeds)} seeds, band min-max)"
+    ax.plot(xs, ys, marker="o", markersize=3, color=color, label=label, linewidth=1.8 if curve.seeds else 1.5)
+    if curve.low is not None and curve.high is not None:
+        ax.fill_between(xs, [p[2] for p in mean_points], [p[3] for p in mean_points], color=color, alpha=0.2,
+                        linewidth=0)
+    elif curve.mean.errors is not None:
+        errors = [0.0 if p[4] is None or math.isnan(p[4]) else p[4] for p in mean_points]
+        if any(errors):
+            ax.fill_between(xs, [y - e for y, e in zip(ys, errors)], [y + e for y, e in zip(ys, errors)],
+                            color=color, alpha=0.2, linewidth=0)

@@ -1,4 +1,4 @@
-"""igan.report.compare on fake run directories: metrics.csv rows and real make_grid PNGs, no training.
+"""igan.report.compare on fake single-seed run directories (tests/report/fake_runs.py), no training.
 
 Each run's grids are one constant grey level per (run, epoch), so a montage cell shows which grid
 it came from; the FID columns are built so that using the last row, or the wrong run, as the
@@ -7,7 +7,6 @@ baseline gives a different "reaches" answer.
 
 from __future__ import annotations
 
-import functools
 import subprocess
 import sys
 import types
@@ -15,16 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from fake_runs import write_run
 from PIL import Image
-from torchvision.utils import make_grid
 
 from igan.report.compare import CompareWarning, compare_runs, main, parse_epochs
 from igan.report.figures import grid_geometry, mean_saturation
 
 REPO = Path(__file__).resolve().parents[2]
-HEADER = ("epoch,global_step,g_updates,d_updates,train_seconds,d_loss,g_loss,d_real,d_fake,"
-          "fid,kid,kid_std,is,is_std,diversity,eval_seconds,grid")
 
 # Baseline dcgan: best FID 50 at epoch 3 but a worse last row (75). idcgan first gets <= 50 at
 # epoch 2 (exactly 50; with the baseline's last row, 75, it would be epoch 1) and is best at 3.
@@ -38,44 +34,6 @@ SECONDS_PER_EPOCH = {"dcgan": 60.0, "idcgan": 90.0, "sagan": 120.0}
 
 def grey_level(run_index: int, epoch: int) -> int:
     return 30 + 50 * run_index + 10 * epoch
-
-
-@functools.lru_cache(maxsize=None)
-def grid_array(color: tuple[int, int, int] | int, channels: int, size: int = 32, num: int = 64) -> np.ndarray:
-    """A make_grid array (padding 2, black) of ``num`` constant images; cached, fixtures reuse levels."""
-    rgb = (color,) * 3 if isinstance(color, int) else color
-    images = torch.tensor(rgb, dtype=torch.float32).div(255).view(1, 3, 1, 1).expand(num, 3, size, size)
-    grid = make_grid(images[:, :channels], nrow=8, padding=2).mul(255).round().to(torch.uint8)
-    return grid[0].numpy() if channels == 1 else grid.permute(1, 2, 0).numpy()
-
-
-def write_grid(path: Path, color: tuple[int, int, int] | int, channels: int) -> Path:
-    """The grid PNG as igan's SampleGrid writes it: mode "L" for one channel, "RGB" for three."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(grid_array(color, channels)).save(path)
-    return path
-
-
-def write_run(root: Path, name: str, fids: list, seconds_per_epoch: float, colors: list, channels: int = 1,
-              kids: list | None = None, num_samples: int | None = 1000) -> Path:
-    """runs/<name>/{metrics.csv,config.yaml} with grids in samples/<name>/, paths relative like training's."""
-    run_dir = root / "runs" / name
-    run_dir.mkdir(parents=True)
-    lines = [HEADER]
-    for epoch, fid in enumerate(fids):
-        write_grid(root / "samples" / name / f"epoch_{epoch:03d}.png", colors[epoch], channels)
-        kid, kid_std = (kids[epoch], 0.001) if kids and kids[epoch] is not None else ("", "")
-        losses = ",,," if epoch == 0 else "0.5,1.2,0.7,0.3"
-        lines.append(f"{epoch},{epoch * 100},{epoch * 100},{epoch * 100},{epoch * seconds_per_epoch},{losses},"
-                     f"{'' if fid is None else fid},{kid},{kid_std},,,0.{epoch + 1},1.5,"
-                     f"../../samples/{name}/epoch_{epoch:03d}.png")
-    (run_dir / "metrics.csv").write_text("\n".join(lines) + "\n")
-    metrics = f"metrics:\n  num_samples: {num_samples}\n" if num_samples else ""
-    (run_dir / "config.yaml").write_text(
-        f"model:\n  generator:\n    class_path: igan.models.{name.upper()}Generator\n"
-        f"data:\n  name: fake\n  image_size: 32\n  channels: {channels}\nsamples:\n  num: 64\n{metrics}"
-        f"run_name: null\nseed_everything: 0\n")
-    return run_dir
 
 
 @pytest.fixture
@@ -95,25 +53,41 @@ def cell_median(montage: Path, box) -> np.ndarray:
 def test_grayscale_comparison_writes_files_and_table(gray_runs, tmp_path):
     out = tmp_path / "cmp"
     result = compare_runs(gray_runs, out)
-    assert {p.name for p in out.iterdir()} == {"montage.png", "curves.png", "table.md"}
+    assert {p.name for p in out.iterdir()} == {"montage.png", "curves.png", "table.md", "verdict.md"}
     assert result["epochs"] == [[0, 1, 2, 3]] * 3  # the epochs every run evaluated
     dcgan, idcgan, sagan = result["rows"]
 
     assert (dcgan["best_fid"], dcgan["best_fid_epoch"], dcgan["best_fid_minutes"]) == (50.0, 3, 3.0)
     assert dcgan["final_fid"] == 75.0 and dcgan["epochs"] == 4
-    assert (dcgan["reaches_baseline_epoch"], dcgan["reaches_baseline_minutes"]) == (3, 3.0)
+    assert result["target"] == 50.0  # one baseline seed: its best FID, not its last
+    assert (dcgan["reaches_target_epoch"], dcgan["reaches_target_minutes"]) == (3, 3.0)
     assert (idcgan["best_fid"], idcgan["best_fid_epoch"], idcgan["best_fid_minutes"]) == (45.0, 3, 4.5)
-    assert (idcgan["reaches_baseline_epoch"], idcgan["reaches_baseline_minutes"]) == (2, 3.0)
-    assert sagan["reaches_baseline_epoch"] is None
+    assert (idcgan["reaches_target_epoch"], idcgan["reaches_target_minutes"]) == (2, 3.0)
+    assert sagan["reaches_target_epoch"] == float("inf")
     assert idcgan["best_kid"] == pytest.approx(0.045) and idcgan["model"] == "IDCGANGenerator"
     assert idcgan["final_diversity"] == pytest.approx(0.5)
+    assert result["groups"][1]["speedup_epochs"] == pytest.approx(1.5)  # 3 baseline epochs / 2
 
     table = (out / "table.md").read_text()
-    assert table == result["markdown"]
+    assert table == result["markdown"] and table.endswith(result["verdict"])
+    assert (out / "verdict.md").read_text() == result["verdict"]
     assert "saturation" not in table.split("\n")[0]  # grayscale data: no saturation column
-    assert "| idcgan | IDCGANGenerator | 4 | 45.00 | 3 | 4.5 | 58.00 | 45.00 ± 1.00 | 0.500 | epoch 2 (3.0 min) |" in table
-    assert "| sagan |" in table and "| never |" in table
+    assert "precision" not in table.split("\n")[0]  # these runs have no PRDC columns
+    # 1000 samples = one KID subset, the whole set: its std (0.001 in the CSV) means nothing and is not shown
+    assert ("| idcgan | 1 (0) | IDCGANGenerator | 4 | 45.00 | 58.00 | 45.00 | 0.500 | 2 [n/a (1 seed)] | "
+            "3.0 [n/a (1 seed)] | 1.50x [n/a (1 seed)] | 1.00x [n/a (1 seed)] |") in table
+    assert "| sagan |" in table and "| never | never | never reaches | never reaches |" in table
     assert "Baseline: dcgan" in table and "1000 for every run" in table
+    assert "±" not in table.split("\n\n")[0]
+
+
+def test_kid_std_shown_only_from_several_subsets(tmp_path):
+    kids = [None, 0.05, 0.04]
+    several = write_run(tmp_path, "big", [None, 60.0, 50.0], 60.0, kids=kids, num_samples=5000)
+    one = write_run(tmp_path, "small", [None, 60.0, 50.0], 60.0, kids=kids, num_samples=1000)
+    markdown = compare_runs([several, one], tmp_path / "cmp")["markdown"]
+    assert "| big | 1 (0) | BIGGenerator | 2 | 50.00 | 50.00 | 40.00 ± 1.00 |" in markdown
+    assert "| small | 1 (0) | SMALLGenerator | 2 | 50.00 | 50.00 | 40.00 |" in markdown
 
 
 def test_montage_cells_come_from_the_right_grid(gray_runs, tmp_path):
@@ -173,8 +147,8 @@ def test_rgb_saturation_ignores_padding(tmp_path):
     red = write_run(tmp_path, "red", [None, 40.0], 60.0, [(128, 128, 128), (255, 0, 0)], channels=3)
     grey = write_run(tmp_path, "grey", [None, 30.0], 60.0, [(255, 0, 0), (100, 100, 100)], channels=3)
     result = compare_runs([red, grey], tmp_path / "cmp", labels=["R", "G"])
-    assert [row["saturation"] for row in result["rows"]] == [pytest.approx(1.0), pytest.approx(0.0)]
-    assert [row["run"] for row in result["rows"]] == ["R", "G"]
+    assert [group["saturation"].mean for group in result["groups"]] == [pytest.approx(1.0), pytest.approx(0.0)]
+    assert [group["group"] for group in result["groups"]] == ["R", "G"]
     assert "saturation (last grid)" in result["markdown"].split("\n")[0]
     # with the padding counted, pure red would average well below 1
     with Image.open(tmp_path / "samples" / "red" / "epoch_001.png") as grid:
@@ -200,7 +174,7 @@ def test_logs_to_active_wandb_run(gray_runs, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "wandb", fake)
     result = compare_runs(gray_runs, tmp_path / "cmp")
     assert result["wandb"] and set(logged) == {"compare/montage", "compare/curves", "compare/table"}
-    assert logged["compare/table"][1][0] == "run" and len(logged["compare/table"][2]) == 3
+    assert logged["compare/table"][1][0] == "model" and len(logged["compare/table"][2]) == 3
     fake.run = None
     assert not compare_runs(gray_runs, tmp_path / "cmp2")["wandb"]
 
@@ -235,7 +209,7 @@ def test_python_dash_m(gray_runs, tmp_path):
                          "--out", str(tmp_path / "cmp"), "--epochs", "0,1;0,2"],
                         cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith("| run | model |") and (tmp_path / "cmp" / "montage.png").is_file()
+    assert ok.stdout.startswith("| model | seeds |") and (tmp_path / "cmp" / "montage.png").is_file()
     bad = subprocess.run([sys.executable, "-m", "igan.compare", str(tmp_path / "nope"), "--out", str(tmp_path / "x")],
                          cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
