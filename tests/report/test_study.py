@@ -1,45 +1,141 @@
-"""igan.report.study: trains configs one after the other under one budget, then compares them."""
+"""igan.report.study: every config with every seed, resumable after a stop, N trainings at once."""
 
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from conftest import REPO, TEST_CHARS, requires_kai_font
 
-from igan.report.study import PlannedRun, estimate_left, main
-from igan.training.history import read_history
+from igan.report.study import PlannedRun, child_env, estimate_left, main, plan_run, thread_count
+from igan.training.history import COLUMNS, read_history
+
+DCGAN = str(REPO / "configs" / "calligraphy_dcgan.yaml")
 
 
-def test_time_left_uses_each_runs_own_pace_and_the_mean_for_later_runs():
+def write_metrics(run_dir: Path, epochs: int) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({"epoch": e, "global_step": 2 * e} for e in range(epochs + 1))
+
+
+def test_time_left_uses_each_runs_own_pace_the_mean_for_the_others_and_the_jobs():
     a, b, c = (PlannedRun(Path(f"{n}.yaml"), n, epochs=10) for n in "abc")
-    assert estimate_left([a, b, c], a) is None  # nothing measured yet
+    assert estimate_left([a, b, c]) is None  # nothing measured yet
     a.done, a.pace = 10, 60.0
     b.done, b.pace = 4, 120.0
     # b: 6 epochs left at its own 120 s; c: 10 epochs at the mean pace (60 + 120) / 2 = 90 s.
-    assert estimate_left([a, b, c], b) == pytest.approx(6 * 120 + 10 * 90)
+    assert estimate_left([a, b, c]) == pytest.approx(6 * 120 + 10 * 90)
+    assert estimate_left([a, b, c], jobs=2) == pytest.approx((6 * 120 + 10 * 90) / 2)
+    assert estimate_left([a, b, c], jobs=8) == pytest.approx((6 * 120 + 10 * 90) / 2)  # only two runs are left
 
 
-def test_settings_the_study_owns_are_refused(tmp_path, capsys):
-    assert main(["--configs", str(REPO / "configs" / "calligraphy_dcgan.yaml"), "--epochs", "1",
-                 "--out", str(tmp_path), "--trainer.max_epochs=3"]) == 2
-    assert "error: --trainer.max_epochs is set by the study itself" in capsys.readouterr().err
+def test_plan_skips_finished_runs_resumes_checkpointed_ones_and_starts_the_rest(tmp_path, capsys):
+    def planned(name: str, epochs: int = 5) -> PlannedRun:
+        return plan_run(PlannedRun(Path("c.yaml"), name, epochs), tmp_path / name)
+
+    write_metrics(tmp_path / "finished", 5)
+    write_metrics(tmp_path / "killed", 3)
+    (tmp_path / "killed" / "checkpoints").mkdir()
+    (tmp_path / "killed" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    write_metrics(tmp_path / "before-first-epoch", 0)
+    write_metrics(tmp_path / "no-last-ckpt", 2)
+    assert (planned("finished").state, planned("finished").done) == ("done", 5)
+    assert (planned("killed").state, planned("killed").done) == ("resume", 3)
+    assert planned("killed", epochs=3).state == "done"
+    assert planned("killed", epochs=8).state == "resume"  # a larger budget continues a finished run
+    assert planned("absent").state == "new"
+    assert planned("before-first-epoch").state == "new"
+    assert (tmp_path / "before-first-epoch" / "metrics.csv").is_file()  # nothing to keep: left for the run to replace
+    # Epochs without a checkpoint cannot be continued: that folder is moved aside, not deleted.
+    assert planned("no-last-ckpt").state == "new"
+    assert not (tmp_path / "no-last-ckpt").exists()
+    [aside] = tmp_path.glob("no-last-ckpt.replaced-*")
+    assert (aside / "metrics.csv").is_file() and "moved to" in capsys.readouterr().out
+
+
+def test_parallel_runs_split_the_threads_and_take_the_gpus_in_turn():
+    run = PlannedRun(Path("configs/x_dcgan.yaml"), "x_dcgan-s1", 3, seed=1, label="x_dcgan")
+    assert thread_count(2, {"OMP_NUM_THREADS": "16"}) == 8
+    assert thread_count(32, {"OMP_NUM_THREADS": "16"}) == 1
+    assert thread_count(1, {}) == len(os.sched_getaffinity(0))
+    env = child_env(run, slot=3, jobs=2, threads=8, gpus=["0", "1"], environ={"PATH": "/bin"})
+    assert env == {"PATH": "/bin", "WANDB_JOB_TYPE": "x_dcgan", "OMP_NUM_THREADS": "8", "MKL_NUM_THREADS": "8",
+                   "CUDA_VISIBLE_DEVICES": "1"}
+    # One at a time: the run keeps the whole machine, threads and GPUs as the user set them.
+    assert child_env(run, 0, 1, 8, ["0", "1"], {"CUDA_VISIBLE_DEVICES": "0,1"}) == {
+        "CUDA_VISIBLE_DEVICES": "0,1", "WANDB_JOB_TYPE": "x_dcgan"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "1", "--trainer.max_epochs=3"], "error: --trainer.max_epochs is set by the study itself"),
+    (["--epochs", "1", "--ckpt_path=last"], "error: --ckpt_path is set by the study itself"),
+    (["--epochs", "1", "--seeds", "0", "one"], "error: argument --seeds: seeds are integers, got 'one'"),
+    (["--epochs", "1", "--seeds", "2", "2"], "error: --seeds lists a seed twice"),
+    (["--epochs", "1", "--jobs", "0"], "error: --jobs must be >= 1, got 0"),
+    (["--epochs", "0"], "error: --epochs must be >= 1"),
+])
+def test_bad_arguments_are_one_error_line(tmp_path, capsys, args, message):
+    assert main(["--configs", DCGAN, "--out", str(tmp_path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
     assert main(["--configs", str(tmp_path / "missing.yaml"), "--epochs", "1", "--out", str(tmp_path)]) == 2
     assert "error: config not found" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "study ended early"
+        assert time.monotonic() < deadline, f"no {path} after {timeout} s"
+        time.sleep(0.05)
 
 
 @requires_kai_font
-def test_study_trains_each_config_and_writes_the_comparison(tmp_path, capsys):
-    tiny = ["--model.generator.init_args.width=16", "--model.discriminator.init_args.width=16",
+def test_a_killed_study_continues_its_runs_from_their_last_checkpoints(tmp_path, capsys, calligraphy_root):
+    tiny = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
             "--data.batch_size=8", "--trainer.limit_train_batches=2", "--data.image_size=32",
-            f"--data.chars={TEST_CHARS}", f"--data.root={tmp_path / 'data'}", "--metrics.every_n_epochs=0",
-            "--samples.num=16", "--trainer.enable_model_summary=false"]
-    configs = [str(REPO / "configs" / c) for c in ("calligraphy_dcgan.yaml", "calligraphy_idcgan.yaml")]
-    assert main(["--configs", *configs, "--epochs", "2", "--out", str(tmp_path / "study"), *tiny]) == 0
-    out = capsys.readouterr().out
-    assert "[2/2 calligraphy_idcgan-s0] epoch 2/2" in out and "Study finished" in out
-    for name in ("calligraphy_dcgan-s0", "calligraphy_idcgan-s0"):
-        rows = read_history(tmp_path / "study" / "runs" / name / "metrics.csv")
-        assert [r["epoch"] for r in rows] == ["0", "1", "2"]
-        assert (tmp_path / "study" / "samples" / name / "epoch_002.png").is_file()
-    compare = tmp_path / "study" / "compare"
-    assert (compare / "montage.png").is_file() and (compare / "table.md").is_file()
-    assert "calligraphy_idcgan-s0" in (compare / "table.md").read_text()
+            f"--data.chars={TEST_CHARS}", f"--data.root={calligraphy_root}", "--metrics.every_n_epochs=0",
+            "--samples.num=16", "--trainer.enable_model_summary=false", "--checkpoint.every_n_epochs=0"]
+    out = tmp_path / "study"
+    args = ["--configs", DCGAN, "--seeds", "0", "1", "--jobs", "2", "--epochs", "4", "--out", str(out), *tiny]
+    runs = {seed: out / "runs" / f"calligraphy_dcgan-s{seed}" for seed in (0, 1)}
+    # A hard stop of the whole study (kill -9 of the study and its trainings) once run s0 saved an epoch.
+    study = subprocess.Popen([sys.executable, "-m", "igan.study", *args], cwd=REPO, start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(runs[0] / "checkpoints" / "last.ckpt", study)
+    finally:
+        os.killpg(study.pid, signal.SIGKILL)
+        study.wait()
+    before = read_history(runs[0] / "metrics.csv")[:2]  # epochs 0 and 1: in the checkpoint, never rewritten
+    assert [r["epoch"] for r in before] == ["0", "1"]
+
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "  calligraphy_dcgan-s0: resume from last.ckpt" in printed
+    assert "calligraphy_dcgan-s0] resuming from last.ckpt at epoch" in printed
+    assert "calligraphy_dcgan-s0] epoch 4/4" in printed and "Study finished" in printed
+    for seed, run_dir in runs.items():
+        rows = read_history(run_dir / "metrics.csv")
+        assert [r["epoch"] for r in rows] == ["0", "1", "2", "3", "4"]
+        steps = [int(r["global_step"]) for r in rows]
+        assert steps == sorted(steps) and steps[-1] == 8  # 2 updates per epoch, none repeated or lost
+        assert (out / "samples" / run_dir.name / "epoch_004.png").is_file()
+    # Continued, not restarted: a restart would have rewritten epoch 1 with another clock and losses.
+    assert read_history(runs[0] / "metrics.csv")[:2] == before
+    log = (runs[0] / "train.log").read_text()
+    assert log.count("=== igan.study") == 2 and "resuming from last.ckpt" in log
+
+    assert main(args) == 0  # everything done: nothing trains, the comparison is rebuilt
+    printed = capsys.readouterr().out
+    assert "Plan: 2 done, 0 to resume, 0 new" in printed and "resuming" not in printed and "starting" not in printed
+    assert (out / "compare" / "montage.png").is_file()
+    assert "calligraphy_dcgan" in (out / "compare" / "table.md").read_text()
