@@ -1,8 +1,11 @@
-"""The ``Metrics`` callback: FID and KID (and IS when available) before training and every n epochs."""
+"""The ``Metrics`` callback: FID, KID, precision, recall, density, coverage (and IS when available)
+before training and every n epochs."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -22,12 +25,14 @@ from igan.metrics.inception import (
     load_inception,
     to_uint8_rgb,
 )
+from igan.metrics.prdc_scores import DC_NEAREST_K, PR_NEAREST_K
+from igan.metrics.prdc_scores import KEYS as PRDC_KEYS
 from igan.noise import fixed_noise
 
 #: The real images scored are the first N of a permutation drawn with this seed: the same for every run.
 REAL_SUBSET_SEED = 0
 #: Keys logged to W&B (with ``epoch``) and kept in :attr:`Metrics.results` (without the prefix).
-LOGGED = ("fid", "kid", "kid_std", "is", "is_std", "eval_seconds")
+LOGGED = ("fid", "kid", "kid_std", "is", "is_std", *PRDC_KEYS, "eval_seconds")
 
 
 def _image(item: Any) -> Tensor:
@@ -90,11 +95,20 @@ class Metrics(L.Callback):
     whether metrics are on or off.
 
     Results: :attr:`results` maps epoch -> ``{"fid", "kid", "kid_std", ["is", "is_std"],
-    "eval_seconds", "num_real", "num_fake"}``; :attr:`best` holds the lowest FID and its epoch;
+    ["precision", "recall", "density", "coverage"], "eval_seconds", "num_real", "num_fake"}``
+    (the four of :mod:`igan.metrics.prdc_scores`, when there are 7 real and 5 generated images);
+    :attr:`best` holds the lowest FID and its epoch;
     ``trainer.callback_metrics["metrics/fid"]`` holds the latest FID for
     ``ModelCheckpoint(monitor="metrics/fid", mode="min")``; W&B gets ``metrics/<name>`` with
     ``epoch`` as x-axis. ``eval_seconds`` includes the one-time real-feature extraction at the
     first evaluation of a dataset.
+
+    Real-vs-real reference: when the real features are first loaded, precision, recall, density
+    and coverage of one half of them against the other are printed once and kept in
+    :attr:`real_reference` (in the checkpoint too), in the W&B summary as ``metrics/<name>_real``,
+    and written as JSON to :attr:`reference_path` when the caller sets one (the run folder's
+    ``real_reference.json``; None = not written). It is the level a generator as good as the data
+    reaches, at half the sample count (these scores depend on N). Computed on rank 0 only.
 
     Without Inception weights: one warning, and training goes on without metrics. Nothing is
     evaluated under ``fast_dev_run`` (like Lightning's own checkpointing and logging).
@@ -131,6 +145,8 @@ class Metrics(L.Callback):
         self.weights, self.seed, self.at_start = weights, seed, at_start
         self.results: dict[int, dict[str, float]] = {}
         self.best: Optional[dict[str, float]] = None  # {"fid": ..., "epoch": ...}
+        self.real_reference: Optional[dict[str, float]] = None  # precision ... coverage, and num_each
+        self.reference_path: Optional[Path] = None  # set by the caller that knows the run folder
         self.extractor: Optional[InceptionFeatures] = None
         self.evaluator: Optional[GANEvaluator] = None
         self._unavailable = False  # no weights: warned once, metrics off
@@ -172,11 +188,12 @@ class Metrics(L.Callback):
             self.evaluate_epoch(trainer, pl_module, epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"results": self.results, "best": self.best}
+        return {"results": self.results, "best": self.best, "real_reference": self.real_reference}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.results = {int(k): v for k, v in state_dict.get("results", {}).items()}
         self.best = state_dict.get("best")
+        self.real_reference = state_dict.get("real_reference")
 
     # ---------------------------------------------------------------- evaluation
 
@@ -228,6 +245,7 @@ class Metrics(L.Callback):
             self.evaluator = self._build_evaluator(trainer, self.extractor)
             if self.evaluator is None:
                 return None
+            self._real_vs_real(trainer, self.evaluator)
         scores = self.evaluator.evaluate_features(fake)
         values = {k: v for k, v in scores.items() if v is not None}
         values.update(num_real=float(self.evaluator.num_real), num_fake=float(len(fake)))
@@ -293,6 +311,30 @@ class Metrics(L.Callback):
 
     # ---------------------------------------------------------------- reporting
 
+    def _real_vs_real(self, trainer: L.Trainer, evaluator: GANEvaluator) -> None:
+        """Rank 0, once the real features exist: the reference level, printed, kept, logged and saved."""
+        scores = evaluator.real_reference()
+        if scores is None:
+            return
+        half = evaluator.num_real // 2
+        self.real_reference = {**scores, "num_each": half}
+        numbers = " / ".join(f"{scores[k]:.3f}" for k in PRDC_KEYS)
+        rank_zero_info(f"precision/recall/density/coverage of real vs real ({half} each): {numbers}")
+        for logger in trainer.loggers:
+            if isinstance(logger, WandbLogger):
+                for key in PRDC_KEYS:
+                    logger.experiment.summary[f"metrics/{key}_real"] = scores[key]
+        if self.reference_path is not None:
+            self._write_reference(Path(self.reference_path))
+
+    def _write_reference(self, path: Path) -> None:
+        """``real_reference.json``: the reference and the k it was computed with; atomic, like every run file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {**self.real_reference, "precision_recall_k": PR_NEAREST_K, "density_coverage_k": DC_NEAREST_K}
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+        os.replace(tmp, path)
+
     @staticmethod
     def _publish(trainer: L.Trainer, values: dict[str, float]) -> None:
         """The latest FID where ``ModelCheckpoint(monitor="metrics/fid")`` reads it (it runs after us)."""
@@ -301,8 +343,9 @@ class Metrics(L.Callback):
     def _log(self, trainer: L.Trainer, epoch: int, values: dict[str, float]) -> None:
         kid = f"KID {values['kid']:.4f} ± {values['kid_std']:.4f}"
         inception = f"  IS {values['is']:.2f}" if "is" in values else ""
+        manifold = "".join(f"  {key} {values[key]:.3f}" for key in PRDC_KEYS if key in values)
         rank_zero_info(
-            f"metrics epoch {epoch}: FID {values['fid']:.2f}  {kid}{inception}  "
+            f"metrics epoch {epoch}: FID {values['fid']:.2f}  {kid}{inception}{manifold}  "
             f"({int(values['num_fake'])} samples, {values['eval_seconds']:.0f} s)"
         )
         logged = {f"metrics/{k}": values[k] for k in LOGGED if k in values}

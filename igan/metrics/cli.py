@@ -1,7 +1,9 @@
-"""``python -m igan.metrics DIR_A DIR_B``: FID and KID between two folders of images, like pytorch-fid.
+"""``python -m igan.metrics DIR_A DIR_B``: FID, KID, precision, recall, density and coverage between
+two folders of images, like pytorch-fid.
 
-DIR_A is scored against DIR_B (the reference); the Inception Score, when the weights have
-logits, is DIR_A's. Both go through the extractor and evaluator the training callback uses.
+DIR_A is scored against DIR_B (the reference): precision and density are about DIR_A's images
+lying among DIR_B's, recall and coverage about DIR_B's being reached by DIR_A's. The Inception
+Score, when the weights have logits, is DIR_A's. Both go through the extractor and evaluator the training callback uses.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def image_batches(files: Sequence[Path], batch_size: int) -> Iterator[Tensor]:
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m igan.metrics", description="FID and KID of the images in DIR_A against those in DIR_B."
+        prog="python -m igan.metrics",
+        description="FID, KID, precision, recall, density and coverage of the images in DIR_A against those in DIR_B.",
     )
     parser.add_argument("dir_a", metavar="DIR_A", help="images to score (e.g. generated samples)")
     parser.add_argument("dir_b", metavar="DIR_B", help="reference images (e.g. real data)")
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> str:
     """The report text; raises IganError on bad input."""
     from igan.metrics.evaluate import GANEvaluator, extract_features
     from igan.metrics.inception import load_inception
+    from igan.metrics.prdc_scores import DC_NEAREST_K, MIN_FAKE, MIN_REAL, PR_NEAREST_K
 
     if args.num is not None and args.num < 2:
         raise IganError(f"--num must be at least 2, got {args.num}")
@@ -102,6 +106,14 @@ def run(args: argparse.Namespace) -> str:
         lines.append(f"IS ({args.dir_a}): {scores['is']:.4f} ± {scores['is_std']:.4f}")
     else:
         lines.append(f"IS: unavailable ({evaluator.is_unavailable_reason})")
+    if scores["precision"] is not None:
+        lines += [f"{key} (k={PR_NEAREST_K}): {scores[key]:.4f}" for key in ("precision", "recall")]
+        lines += [f"{key} (k={DC_NEAREST_K}): {scores[key]:.4f}" for key in ("density", "coverage")]
+    else:
+        lines.append(
+            f"precision/recall/density/coverage: unavailable (they need at least {MIN_REAL} images in DIR_B "
+            f"and {MIN_FAKE} in DIR_A)"
+        )
     return "\n".join(lines)
 
 

@@ -1,10 +1,11 @@
-"""FID, KID and Inception Score of generated images against real ones, through torchmetrics.
+"""FID, KID, Inception Score, precision, recall, density and coverage of generated images against real ones.
 
 One Inception pass per image: FID and KID both need the pool features and IS the logits, but
 on CPU a pass is the whole cost (~6 GFLOPs per image). torchmetrics' metrics accept a custom
 ``feature`` module and call it on whatever ``update`` receives; :class:`FeaturePassThrough` is
 that module for features computed already, so every metric is fed through its public
-``update`` with the same tensors, and their own code does all the statistics.
+``update`` with the same tensors, and their own code does all the statistics. Precision, recall,
+density and coverage (:mod:`igan.metrics.prdc_scores`) use the same pool features.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from igan.metrics.inception import ImageFeatures, InceptionFeatures
+from igan.metrics.prdc_scores import KEYS as PRDC_KEYS
+from igan.metrics.prdc_scores import MIN_FAKE, MIN_REAL, RealManifold, real_vs_real
 
 #: KID's subset size in the KID paper and torchmetrics, capped by the sample counts.
 KID_SUBSET_SIZE = 1000
@@ -88,6 +91,8 @@ class GANEvaluator:
             FrechetInceptionDistance, feature=FeaturePassThrough(extractor.num_features), reset_real_features=False
         )
         self.fid.update(self.real_features, real=True)
+        # Real k-NN radii once: the real features are the same at every evaluation.
+        self.manifold = RealManifold(self.real_features) if self.num_real >= MIN_REAL else None
 
     @property
     def num_real(self) -> int:
@@ -98,12 +103,20 @@ class GANEvaluator:
         """Why Inception Score is not computed, or None when it is."""
         return None if self.extractor.has_logits else NO_LOGITS_REASON
 
+    def real_reference(self) -> Optional[dict[str, float]]:
+        """Precision/recall/density/coverage of one half of the real features against the other
+        (:func:`igan.metrics.prdc_scores.real_vs_real`); None with too few real images."""
+        return real_vs_real(self.real_features)
+
     def evaluate(self, fake_images: Union[Tensor, Iterable[Tensor]]) -> dict[str, Optional[float]]:
         """Scores of generated images (a tensor, or an iterable of batches), each through Inception once."""
         return self.evaluate_features(extract_features(self.extractor, fake_images))
 
     def evaluate_features(self, fake: ImageFeatures) -> dict[str, Optional[float]]:
-        """``{"fid", "kid", "kid_std", "is", "is_std"}``; the IS pair is None without logits.
+        """``{"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage"}``.
+
+        The IS pair is None without logits; the last four are None with fewer than
+        :data:`~igan.metrics.prdc_scores.MIN_REAL` real or :data:`~igan.metrics.prdc_scores.MIN_FAKE` fake images.
 
         Takes features so that a distributed caller can gather them from all ranks first.
         """
@@ -131,10 +144,15 @@ class GANEvaluator:
                 is_metric = _metric(InceptionScore, feature=FeaturePassThrough(fake.logits.shape[1]), splits=self.is_splits)
                 is_metric.update(fake.logits.float().cpu())
                 inception_score, inception_score_std = (float(v) for v in is_metric.compute())
+        if self.manifold is not None and num_fake >= MIN_FAKE:
+            manifold = self.manifold.score(pool)
+        else:
+            manifold = dict.fromkeys(PRDC_KEYS)
         return {
             "fid": float(fid),
             "kid": float(kid),
             "kid_std": float(kid_std),
             "is": inception_score,
             "is_std": inception_score_std,
+            **manifold,
         }

@@ -11,10 +11,14 @@ Columns (``epoch`` = epochs completed, 0 = before training):
   empty where it did not evaluate;
 - ``diversity``: per-pixel spread of the fixed-noise samples (a collapse detector, see
   :func:`igan.training.callbacks.diversity`);
-- ``grid``: the epoch's fixed-noise grid, relative to the run directory.
+- ``grid``: the epoch's fixed-noise grid, relative to the run directory;
+- ``precision``, ``recall``, ``density``, ``coverage``: from the metrics callback (see
+  :mod:`igan.metrics.prdc_scores`), empty where it did not evaluate. Appended last, so readers of
+  older files find every earlier column where it was.
 
 The file survives resuming: rows after the checkpoint's epoch (written by a run killed before its
-next checkpoint) are dropped, then rows are appended.
+next checkpoint) are dropped, then rows are appended. The kept rows are rewritten under the current
+header, so a file written before a column was added gains it (empty) instead of misaligned rows.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ COLUMNS = [
     "epoch", "global_step", "g_updates", "d_updates", "train_seconds",
     "d_loss", "g_loss", "d_real", "d_fake",
     "fid", "kid", "kid_std", "is", "is_std", "diversity", "eval_seconds", "grid",
+    "precision", "recall", "density", "coverage",
 ]
 
 

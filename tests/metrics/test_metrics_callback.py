@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import warnings
 from types import SimpleNamespace
 
@@ -25,6 +27,7 @@ class RecordingRun:
 
     def __init__(self) -> None:
         self.logged: list[dict] = []
+        self.summary: dict = {}
         self.config = type("Config", (), {"update": lambda *a, **k: None})()
 
     def log(self, data: dict) -> None:
@@ -72,6 +75,8 @@ def test_epoch_0_and_every_n_epochs_and_the_last_one(tmp_path, extractor):
         values = metrics.results[entry["epoch"]]
         assert entry["metrics/fid"] == values["fid"] and entry["metrics/kid"] == values["kid"]
         assert entry["metrics/eval_seconds"] == values["eval_seconds"] > 0
+        for key in ("precision", "recall", "density", "coverage"):
+            assert entry[f"metrics/{key}"] == values[key] and values[key] >= 0
         assert "metrics/is" not in entry  # the toy network has no logits
     assert metrics.results[3]["num_real"] == 16 and metrics.results[3]["num_fake"] == 16
     best_epoch = min(metrics.results, key=lambda e: metrics.results[e]["fid"])
@@ -184,3 +189,32 @@ def test_metrics_are_off_on_every_rank_when_one_lacks_the_weights(extractor):
     with pytest.warns(UserWarning, match="FID/KID are off for this run: another process found no Inception weights"):
         metrics.setup(trainer, TinyGAN(), "fit")
     assert not metrics.enabled and metrics.extractor is None
+
+
+def test_real_vs_real_reference_is_printed_once_kept_logged_and_saved(tmp_path, extractor, caplog):
+    metrics = Metrics(num_samples=16, batch_size=8)
+    metrics.reference_path = tmp_path / "run" / "real_reference.json"
+    logger, run = wandb_logger(tmp_path)
+    best = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
+    with caplog.at_level(logging.INFO):
+        fit(tmp_path, [best, metrics], logger=logger, max_epochs=2)
+    printed = [r.getMessage() for r in caplog.records if "of real vs real" in r.getMessage()]
+    assert len(printed) == 1 and printed[0].startswith("precision/recall/density/coverage of real vs real (8 each): ")
+    reference = metrics.real_reference
+    expected = metrics.evaluator.real_reference()  # the 16 cached real features, 8 against 8
+    assert reference == {**expected, "num_each": 8}
+    assert printed[0].endswith(" / ".join(f"{expected[k]:.3f}" for k in ("precision", "recall", "density", "coverage")))
+    assert {k: run.summary[f"metrics/{k}_real"] for k in expected} == expected
+    saved = json.loads(metrics.reference_path.read_text())
+    assert saved == {**reference, "precision_recall_k": 3, "density_coverage_k": 5}
+    state = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["callbacks"]
+    assert any(v.get("real_reference") == reference for v in state.values())
+    restored = Metrics()
+    restored.load_state_dict(metrics.state_dict())
+    assert restored.real_reference == reference
+
+
+def test_without_a_reference_path_nothing_is_written(tmp_path, extractor):
+    metrics = Metrics(num_samples=16, batch_size=8)
+    fit(tmp_path, [metrics], max_epochs=1)
+    assert metrics.real_reference is not None and not list(tmp_path.rglob("real_reference.json"))

@@ -98,6 +98,10 @@ def test_real_inception_weights_end_to_end(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     scores = {k: float(v) for k, v in re.findall(r"^(FID|KID): (-?[\d.e+-]+)", out, flags=re.M)}
     assert abs(scores["FID"]) < 0.01 and math.isfinite(scores["KID"]) and "IS: unavailable" in out
+    manifold = dict(re.findall(r"^(precision|recall|density|coverage) \(k=\d\): ([\d.]+)$", out, flags=re.M))
+    # The same images: every generated one inside the real balls, every real one reached.
+    assert {k: float(manifold[k]) for k in ("precision", "recall", "coverage")} == {"precision": 1, "recall": 1, "coverage": 1}
+    assert float(manifold["density"]) > 0
 
     (extractor, reference), (_, scored) = captured
     assert extractor.name.startswith("tf-inception-") and reference.pool.shape == (8, 2048)
@@ -117,3 +121,10 @@ def low_rank_fid(x: torch.Tensor, y: torch.Tensor) -> float:
     trace_sqrt = torch.linalg.matrix_norm(xc @ yc.T, ord="nuc") / scale
     traces = (xc.square().sum() / (len(x) - 1)) + (yc.square().sum() / (len(y) - 1))
     return float((x.mean(0) - y.mean(0)).square().sum() + traces - 2 * trace_sqrt)
+
+
+def test_too_few_images_for_precision_and_recall_are_said_so(tmp_path, capsys):
+    a, b = write_images(tmp_path / "a", 4, seed=0, size=8), write_images(tmp_path / "b", 6, seed=1, size=8)
+    assert main([str(a), str(b), "--weights", tiny_torchscript_weights(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "FID: " in out and "precision/recall/density/coverage: unavailable (they need at least 7 images" in out
