@@ -42,6 +42,43 @@ from igan.training.guards import DivergenceGuard
 from igan.training.history import RunHistory
 from igan.training.progress import RunProgressBar
 from igan.training.resume import ExactResume, GracefulInterrupt
+from igan.training.run_folder import RunFolderLock, guard_run_folder, launched_as_rank_zero
+
+#: Trainer arguments where Lightning reads an int as a count of batches and a float as a fraction.
+BATCH_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches")
+
+
+def raw_settings(args: list[str], keys: tuple[str, ...]) -> dict[str, object]:
+    """The value each ``trainer.<key>`` was last given as written: a command-line string or a YAML scalar.
+
+    ``--config`` files are read in order with the command line, as LightningCLI applies them.
+    """
+    found: dict[str, object] = {}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        name, equals, value = arg.partition("=")
+        wanted = name == "--config" or (name.startswith("--trainer.") and name[len("--trainer."):] in keys)
+        if wanted and not equals and i + 1 < len(args):  # "--key value"
+            value, i = args[i + 1], i + 1
+        if name == "--config":
+            try:
+                trainer = (yaml.safe_load(Path(value).read_text()) or {}).get("trainer") or {}
+            except (OSError, yaml.YAMLError, AttributeError):
+                trainer = {}
+            found.update({k: trainer[k] for k in keys if isinstance(trainer, dict) and k in trainer})
+        elif name.startswith("--trainer.") and name[len("--trainer."):] in keys:
+            found[name[len("--trainer."):]] = value
+        i += 1
+    return found
+
+
+def written_as_int(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and value.strip().lstrip("+").isdigit()
 
 
 class RunConfigSaver(SaveConfigCallback):
@@ -52,14 +89,26 @@ class RunConfigSaver(SaveConfigCallback):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
+        self.batch_limits: dict[str, int | float] = {}  # as IganCLI read them (the dump casts 1 to 1.0)
 
     def save_config(self, trainer, pl_module, stage: str) -> None:
         checkpoint = trainer.checkpoint_callback
         if checkpoint is None or checkpoint.dirpath is None:
             return
-        run_dir = Path(checkpoint.dirpath).parent
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.parser.save(self.config, run_dir / "config.yaml", skip_none=False, overwrite=True)
+        path = Path(checkpoint.dirpath).parent / "config.yaml"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:  # through a temporary file: a full disk leaves the previous config.yaml, not half of one
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = self.parser.dump(self.config, skip_none=False)
+            if self.batch_limits:
+                config = yaml.safe_load(text)
+                config["trainer"].update(self.batch_limits)
+                text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise IganError(f"cannot write {path} ({err.strerror or err})") from err
 
 
 class IganCLI(LightningCLI):
@@ -88,6 +137,9 @@ class IganCLI(LightningCLI):
         parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
         parser.add_argument("--ckpt_path", type=Optional[str], default=None,
                             help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
+        parser.add_argument("--overwrite", type=bool, default=False,
+                            help="Start a new run even where the run folder holds one: the earlier run "
+                                 "(and its grid folder) is moved aside to <name>.replaced-<time>, not deleted.")
         parser.add_lightning_class_args(SampleGrid, "samples")
         parser.add_lightning_class_args(Metrics, "metrics")
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -104,6 +156,26 @@ class IganCLI(LightningCLI):
         for net in ("generator", "discriminator"):
             parser.link_arguments("data.image_size", f"model.{net}.init_args.image_size")
             parser.link_arguments("data.channels", f"model.{net}.init_args.channels")
+
+    def parse_arguments(self, parser, args) -> None:
+        self.raw_args = [str(a) for a in (sys.argv[1:] if args is None else args)] if not isinstance(args, dict) else []
+        super().parse_arguments(parser, args)
+
+    def before_instantiate_classes(self) -> None:
+        """``limit_*_batches=1`` means one batch when written as an integer (Lightning would read all of them)."""
+        raw = raw_settings(getattr(self, "raw_args", []), BATCH_LIMITS)
+        self.batch_limits: dict[str, int | float] = {}  # instantiating the trainer's config casts 1 back to 1.0
+        for key in BATCH_LIMITS:
+            value = self.config.trainer.get(key)
+            if value != 1 or key not in raw:
+                continue
+            one = written_as_int(raw[key])
+            self.config.trainer[key] = self.batch_limits[key] = 1 if one else 1.0
+            if launched_as_rank_zero():
+                print(f"note: trainer.{key}={raw[key]} read as "
+                      + ("one batch per epoch; write 1.0 for all batches" if one
+                         else "all batches (the fraction 1.0); write 1 for one batch per epoch"),
+                      file=sys.stderr, flush=True)
 
     def run_name(self) -> str:
         if self.config.run_name:
@@ -137,7 +209,30 @@ class IganCLI(LightningCLI):
         checkpoint: ModelCheckpoint = self.config_init.checkpoint
         if checkpoint.dirpath is None:
             checkpoint.dirpath = str(root / name / "checkpoints")
+        samples: SampleGrid = self.config_init.samples
+        if samples.dirpath is None:
+            samples.dirpath = Path(self.config.samples_root) / name
+        if self.config.overwrite and self.config.ckpt_path:
+            raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
+        if launched_as_rank_zero():  # DDP's other ranks re-run this CLI: rank 0 alone locks and checks
+            self.run_lock = RunFolderLock(Path(checkpoint.dirpath).parent)
+            self.run_lock.acquire()
+        try:
+            return self._instantiate_trainer_locked(name, root, checkpoint, samples, **kwargs)
+        except BaseException:
+            self.release_run_folder()
+            raise
+
+    def release_run_folder(self) -> None:
+        lock = getattr(self, "run_lock", None)
+        if lock is not None:
+            lock.release()
+
+    def _instantiate_trainer_locked(self, name: str, root: Path, checkpoint: ModelCheckpoint, samples: SampleGrid,
+                                    **kwargs):
         resumed = self.resume_checkpoint(Path(checkpoint.dirpath))
+        if resumed is None and getattr(self, "run_lock", None) is not None:
+            guard_run_folder(self.run_lock, Path(checkpoint.dirpath), samples.dirpath, self.config.overwrite)
         wandb_id = ((resumed or {}).get("igan") or {}).get("wandb_run_id")
         self.model_stats = model_summary(self.model.generator, self.model.discriminator)
         if self.config.trainer.logger in (None, True):
@@ -153,9 +248,6 @@ class IganCLI(LightningCLI):
             )
             logger.progress_source = self.model
             kwargs["logger"] = logger
-        samples: SampleGrid = self.config_init.samples
-        if samples.dirpath is None:
-            samples.dirpath = Path(self.config.samples_root) / name
         metrics = self.config_init.get("metrics")
         run_dir = Path(checkpoint.dirpath).parent
         # Order matters: Lightning calls callbacks in list order (checkpoints last), so the
@@ -170,7 +262,8 @@ class IganCLI(LightningCLI):
                   GracefulInterrupt(last)]
         if metrics is not None and metrics.every_n_epochs > 0:
             extra.append(BestFIDCheckpoint(checkpoint.dirpath))
-        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        trainer_config = {**self._get(self.config_init, "trainer", default={}), **getattr(self, "batch_limits", {}),
+                          **kwargs}
         configured = list(trainer_config.get("callbacks") or []) + extra
         if trainer_config.get("enable_progress_bar", True) is not False and not any(
                 isinstance(c, ProgressBar) for c in configured):
@@ -178,6 +271,9 @@ class IganCLI(LightningCLI):
         if not trainer_config.get("plugins"):
             trainer_config["plugins"] = [AtomicCheckpointIO()]
         trainer = self._instantiate_trainer(trainer_config, extra)
+        for callback in trainer.callbacks:
+            if isinstance(callback, RunConfigSaver):
+                callback.batch_limits = getattr(self, "batch_limits", {})
         for logger in trainer.loggers:
             if isinstance(logger, wandb_logging.EpochAxisWandbLogger) and trainer.is_global_zero:
                 logger.define_epoch_axis()
@@ -212,6 +308,12 @@ def _fail(message: str) -> int:
     return 2
 
 
+def _write_failed(err: OSError) -> int:
+    """One line for an OSError no writer turned into an IganError: the path and the cause."""
+    where = f"cannot write {err.filename}" if err.filename else "a write failed"
+    return _fail(f"{where} ({err.strerror or err})")
+
+
 def _interrupted(cli: Optional[IganCLI], err: BaseException) -> Optional[int]:
     """Exit code after SIGTERM / Ctrl-C, with the one line saying what was saved; None for other exits."""
     stop = next((c for c in getattr(getattr(cli, "trainer", None), "callbacks", []) if isinstance(c, GracefulInterrupt)),
@@ -240,6 +342,8 @@ def main(args: Optional[list[str]] = None) -> int:
             cli = IganCLI(args=args)
         except (IganError, ValueError) as err:  # bad config values, caught while building the classes
             return _fail(str(err))
+        except OSError as err:  # a run folder or W&B folder that cannot be written
+            return _write_failed(err)
         except Exception as err:  # wandb.init runs here (the logger's epoch axis); nothing is trained or written yet
             if wandb_logging.failed_online(err):
                 return main(args)
@@ -252,8 +356,11 @@ def main(args: Optional[list[str]] = None) -> int:
             cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
         except IganError as err:
             return _fail(str(err))
+        except OSError as err:  # a grid, metrics.csv or cache write the writers did not name
+            return _write_failed(err)
         except Exception as err:
             if cli.trainer.global_step == 0 and wandb_logging.failed_online(err):
+                cli.release_run_folder()
                 return main(args)  # once: WANDB_MODE is offline now
             raise
         if cli.trainer.is_global_zero:  # other DDP ranks have no run folder or W&B run of their own
@@ -265,6 +372,8 @@ def main(args: Optional[list[str]] = None) -> int:
             raise
         return code
     finally:
+        if cli is not None:
+            cli.release_run_folder()
         if wandb.run is not None:
             wandb.finish()
         if threading.current_thread() is threading.main_thread():
