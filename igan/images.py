@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,30 +11,65 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
+from igan.errors import IganError
+
+#: File suffixes :func:`save_image` writes, and the PIL format of each.
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] floats -> uint8 [0, 255], rounding like torchvision's save_image."""
     return images.detach().float().cpu().add(1).mul(127.5).add_(0.5).clamp_(0, 255).to(torch.uint8)
 
 
+def grid_pixels(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) images in [-1, 1] -> uint8, exactly the pixels :func:`grid_array` draws.
+
+    Lets a caller keep many images as bytes (a quarter of float32) and build the grid later.
+    """
+    x = images.detach().float().cpu().clamp(-1, 1)
+    return x.sub_(-1).div_(2).mul_(255).add_(0.5).clamp_(0, 255).to(torch.uint8)  # make_grid's normalize, then ours
+
+
 def grid_array(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> np.ndarray:
-    """A (H, W) grayscale or (H, W, 3) RGB uint8 grid of (N, C, h, w) images in [-1, 1].
+    """A (H, W) grayscale or (H, W, 3) RGB uint8 grid of (N, C, h, w) images in [-1, 1] (or :func:`grid_pixels`).
 
     W&B wants uint8 (a float grid is saved black) and grayscale data stays one channel.
     """
     nrow = nrow or math.ceil(math.sqrt(images.shape[0]))
-    grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, value_range=(-1, 1), normalize=True)
-    grid = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)  # make_grid normalised to [0, 1]
+    if images.dtype == torch.uint8:
+        grid = make_grid(images.cpu(), nrow=nrow, padding=padding)
+    else:
+        grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, value_range=(-1, 1), normalize=True)
+        grid = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8)  # make_grid normalised to [0, 1]
     if images.shape[1] == 1:
         return grid[0].numpy()
     return grid.permute(1, 2, 0).numpy()
 
 
+def save_image(array: np.ndarray, path: str | Path) -> Path:
+    """Write a uint8 (H, W) or (H, W, 3) array in the format of the path's suffix, atomically.
+
+    PNG for ``.png`` (and any other suffix); JPEG and WebP at quality 95. A failed write (full
+    disk, no permission) raises :class:`IganError` naming the path and leaves the previous file.
+    """
+    path = Path(path)
+    image_format = IMAGE_FORMATS.get(path.suffix.lower(), "PNG")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        options = {} if image_format == "PNG" else {"quality": 95}
+        Image.fromarray(array).save(tmp, format=image_format, **options)
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise IganError(f"cannot write {path} ({err.strerror or err})") from err
+    return path
+
+
 def save_png(array: np.ndarray, path: str | Path) -> Path:
     """Write a uint8 (H, W) or (H, W, 3) array as PNG, atomically (no half-written file on a crash)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(array).save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    return save_image(array, path)

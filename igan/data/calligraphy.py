@@ -273,10 +273,13 @@ def _new_build_folder(parent: Path, name: str, root: str | Path) -> Path:
 
 def _write_file(path: Path, data: bytes) -> None:
     """Write and fsync, so the rename that publishes the folder never precedes its contents on disk."""
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as err:  # a full disk or lost permission: the unpublished build folder is removed
+        raise IganError(f"cannot write the calligraphy glyphs to {path} ({err.strerror or err})") from err
 
 
 def _write_cache(folder: Path, request: dict, spec: RenderSpec, images: np.ndarray, labels: list) -> None:

@@ -346,3 +346,142 @@ def test_wandb_init_failing_online_falls_back_to_offline(tiny_cifar10, tmp_path,
     assert err.count("warning: W&B failed to start online (CommError: context deadline exceeded)") == 1
     assert calls["n"] == 2 and os.environ["WANDB_MODE"] == "offline"
     assert (out / "runs" / RUN / "checkpoints" / "last.ckpt").is_file()
+
+
+# ------------------------------------------------------------------ failed writes (issue 22)
+
+
+@pytest.mark.parametrize("raised", ["oserror", "torch-runtime-error"])
+def test_checkpoint_write_failing_as_torch_does_names_the_path_and_cause(raised, tiny_cifar10, tmp_path, monkeypatch,
+                                                                        capsys):
+    """torch's zip writer reports a full disk as ``RuntimeError: unexpected pos`` with the OSError as context."""
+    out = tmp_path / "out"
+    last = out / "runs" / RUN / "checkpoints" / "last.ckpt"
+    real_save, calls = torch.save, {"n": 0}
+
+    def full_disk(obj, f, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            f.write(b"half a checkpoint")
+            if raised == "oserror":
+                raise OSError(28, "No space left on device")
+            try:
+                raise OSError(28, "No space left on device")
+            except OSError:
+                raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    fails_cleanly(capsys, cli_args(out, tiny_cifar10, "--trainer.max_epochs=2", "--trainer.logger=false"),
+                  f"could not write checkpoint {last} (No space left on device); the previous one is kept")
+    assert load_checkpoint_file(last)["global_step"] == 2
+    assert not list(last.parent.glob(".*.tmp"))
+
+
+def test_grid_write_failing_names_the_grid(tiny_cifar10, tmp_path, monkeypatch, capsys):
+    from PIL import Image as PILImage
+
+    out = tmp_path / "out"
+    real_save = PILImage.Image.save
+
+    def full_disk(self, fp, *args, **kwargs):
+        if "epoch_001" in str(fp):
+            Path(fp).write_bytes(b"half a png")
+            raise OSError(28, "No space left on device")
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(PILImage.Image, "save", full_disk)
+    grid = out / "samples" / RUN / "epoch_001.png"
+    fails_cleanly(capsys, cli_args(out, tiny_cifar10, "--trainer.logger=false"),
+                  f"cannot write {grid} (No space left on device)")
+    assert not grid.exists() and (out / "samples" / RUN / "epoch_000.png").is_file()
+    assert not [p for p in grid.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_config_yaml_that_cannot_be_written(tiny_cifar10, tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "runs" / RUN / "config.yaml").mkdir(parents=True)  # a folder in the way: the rename fails
+    fails_cleanly(capsys, cli_args(out, tiny_cifar10, "--trainer.logger=false"),
+                  f"cannot write {out / 'runs' / RUN / 'config.yaml'} (Is a directory)")
+
+
+def test_an_unnamed_write_failure_is_one_line(tiny_cifar10, tmp_path, monkeypatch, capsys):
+    """An OSError no writer turned into a message (here from metrics.csv) still ends in one line, exit 2."""
+    import igan.training.history
+
+    real_open = open
+
+    def failing_open(file, mode="r", *args, **kwargs):
+        if str(file).endswith("metrics.csv") and "a" in mode:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(igan.training.history, "open", failing_open, raising=False)
+    out = tmp_path / "out"
+    fails_cleanly(capsys, cli_args(out, tiny_cifar10, "--trainer.logger=false"),
+                  f"cannot write {out / 'runs' / RUN / 'metrics.csv'} (Permission denied)")
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A fresh tmpfs (``mount`` needs root, as in CI); yields a function that mounts one of a given size."""
+    mounts = []
+
+    def mount(name: str, size: int) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here (needs root): {result.stderr.strip()}")
+        mounts.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounts:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_full_disk_for_real_keeps_the_last_good_checkpoint(earlier_run, tiny_cifar10, small_filesystem, capsys):
+    """A tmpfs with room for one checkpoint: epoch 1's is written, epoch 2's does not fit beside it."""
+    out, _ = earlier_run
+    size = (out / "runs" / RUN / "checkpoints" / "last.ckpt").stat().st_size
+    disk = small_filesystem("disk", size + size // 2)
+    last = disk / "runs" / RUN / "checkpoints" / "last.ckpt"
+    line = fails_cleanly(capsys, [*cli_args(out, tiny_cifar10, "--trainer.max_epochs=2", "--trainer.logger=false"),
+                                  f"--trainer.default_root_dir={disk / 'runs'}"],
+                         f"could not write checkpoint {last} (No space left on device); the previous one is kept")
+    assert line
+    assert load_checkpoint_file(last)["global_step"] == 2  # epoch 1's, complete
+    assert not list(last.parent.glob(".*.tmp"))
+
+
+def test_full_disk_for_real_before_the_first_checkpoint(tiny_cifar10, small_filesystem, tmp_path, capsys):
+    disk = small_filesystem("disk", 64 * 1024)
+    fails_cleanly(capsys, [*cli_args(tmp_path / "out", tiny_cifar10, "--trainer.logger=false"),
+                           f"--trainer.default_root_dir={disk / 'runs'}"],
+                  f"could not write checkpoint {disk / 'runs' / RUN / 'checkpoints' / 'last.ckpt'} "
+                  "(No space left on device)")
+    assert not list((disk / "runs" / RUN / "checkpoints").iterdir())
+
+
+def test_full_disk_for_real_fid_cache(small_filesystem):
+    from igan.metrics.cache import _save_atomically
+
+    disk = small_filesystem("disk", 64 * 1024)
+    with pytest.raises(IganError, match=f"cannot write the FID feature cache {disk / 'x.pt'} "
+                                        r"\(No space left on device\)"):
+        _save_atomically(disk / "x.pt", {"pool": torch.zeros(100_000)})
+    assert not list(disk.iterdir())
+
+
+def test_full_disk_for_real_glyph_cache(small_filesystem, tmp_path, capsys):
+    from conftest import TEST_CHARS, kai_fonts_installed
+
+    if not kai_fonts_installed():
+        pytest.skip("no CJK Kai font installed")
+    disk = small_filesystem("disk", 16 * 1024)
+    fails_cleanly(capsys, cli_args(tmp_path / "out", disk, f"--data.chars={TEST_CHARS}", "--trainer.logger=false",
+                                   config="calligraphy_dcgan.yaml"),
+                  f"cannot write the calligraphy glyphs to {disk}", "(No space left on device)")
+    assert not [p for p in (disk / "calligraphy").iterdir()]  # the unpublished build folder is gone
