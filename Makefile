@@ -41,7 +41,8 @@ compare: install fonts
 	$(BIN)/python -m igan.study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --data.image_size=32 \
 		--configs configs/calligraphy_dcgan.yaml configs/calligraphy_sagan.yaml configs/calligraphy_idcgan.yaml
 
-test: install
+# The fonts too: without a Kai font the calligraphy tests skip.
+test: install fonts
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: install

@@ -7,9 +7,10 @@ when present, else CPU), on random batches already on the device:
 * ``Lightning img/s``: real images per second through the real :class:`igan.gan.GAN` run by a
   ``lightning.Trainer`` (no logger, progress bar or checkpoints), from the start of one batch to
   the start of the next.
-* ``bare img/s``: the same iteration written as a plain PyTorch loop over copies of the same
-  networks, with the same losses, penalties and Adam settings (G's parameters frozen during the D
-  step and D's during the G step, as Lightning's ``toggle_optimizer`` does). One bare iteration
+* ``bare img/s``: the same iteration as a plain PyTorch loop over copies of the same networks: the
+  same loss-and-penalty code (:mod:`igan.step`, which the module calls too) and Adam settings, with
+  plain optimizer calls (G's parameters frozen during the D step and D's during the G step, as
+  Lightning's ``toggle_optimizer`` does). One bare iteration
   runs after every Lightning batch (its time is taken out of the Lightning iteration), so both
   see the same machine state and drift cannot bias ``Lightning/bare``.
 * where the time goes: ``D step`` (generating its fakes included) and ``G step`` as shares of the
@@ -75,11 +76,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import lightning as L  # noqa: E402
 
 from benchmarks.machine import describe, sync  # noqa: E402
-from igan.augment import augment as apply_augment  # noqa: E402
 from igan.gan import GAN  # noqa: E402
-from igan.losses import LOSSES, gradient_penalty, r1_penalty  # noqa: E402
-from igan.models.blocks import SelfAttention2d, double_backward_attention  # noqa: E402
+from igan.losses import LOSSES  # noqa: E402
+from igan.models.blocks import SelfAttention2d  # noqa: E402
 from igan.ops import Involution2d, involution_backend  # noqa: E402
+from igan.step import discriminator_terms, draw_fakes, generator_loss  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [
@@ -304,7 +305,10 @@ def time_lightning(gan: GAN, variants: list[tuple["BareLoop", bool]], real: torc
 
 
 class BareLoop:
-    """The iteration of :meth:`igan.gan.GAN.training_step` (n_critic = 1) in plain PyTorch."""
+    """The iteration of :meth:`igan.gan.GAN.training_step` (n_critic = 1) with plain optimizer calls.
+
+    The losses and penalties are :mod:`igan.step`'s, as the module's; only the plumbing differs.
+    """
 
     def __init__(self, gan: GAN, generator: nn.Module, discriminator: nn.Module, device: torch.device,
                  channels_last: bool = False, compiled: bool = False, precision: str = "32-true") -> None:
@@ -328,10 +332,8 @@ class BareLoop:
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
         self.loss_dis, self.loss_gen = LOSSES[hp.loss]
         self.policy = gan.augment_policy
+        self.d_options = {penalty: gan.discriminator_options(penalty) for penalty in (True, False)}
         self.latent_dim = gan.latent_dim
-
-    def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        return apply_augment(x, self.policy) if self.policy else x
 
     def iteration(self, real: torch.Tensor, penalty: bool = True) -> tuple[float, float]:
         """One D and one G update; returns the seconds of the D step and of the G step."""
@@ -339,25 +341,15 @@ class BareLoop:
             return self._iteration(real, penalty)
 
     def _iteration(self, real: torch.Tensor, penalty: bool) -> tuple[float, float]:
-        hp, device = self.hp, self.device
-        r1 = penalty and hp.r1_gamma > 0
+        device = self.device
         t0 = time.perf_counter()
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
-            fake = self.g_fast(torch.randn(real.shape[0], self.latent_dim, device=device))
+        fake = draw_fakes(self.g_fast, real.shape[0], self.latent_dim, device)
         self.g.requires_grad_(False)
-        real_in = self._augment(real.detach()).requires_grad_(r1)
-        fake_in = self._augment(fake)
-        with double_backward_attention(r1):
-            d_real = (self.d if r1 else self.d_fast)(real_in)
-        d_fake = self.d_fast(fake_in)
-        total = self.loss_dis(d_real, d_fake)
-        if penalty and hp.loss == "wgan-gp":
-            with double_backward_attention():
-                total = total + hp.gp_weight * gradient_penalty(self.d, real_in, fake_in)
-        if r1:
-            total = total + hp.r1_gamma * r1_penalty(d_real, real_in)
+        # penalty=False: the same update without its penalties, for the ``penalty`` column.
+        total, _ = discriminator_terms(self.d, real, fake, self.loss_dis, fast_discriminator=self.d_fast,
+                                       **self.d_options[penalty])
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
         self.opt_d.step()
@@ -365,8 +357,8 @@ class BareLoop:
         sync(device)
         t1 = time.perf_counter()
         self.d.requires_grad_(False)
-        z = torch.randn(real.shape[0], self.latent_dim, device=device)
-        g_loss = self.loss_gen(self.d_fast(self._augment(self.g_fast(z))))
+        g_loss = generator_loss(self.g_fast, self.d_fast, real.shape[0], self.latent_dim, self.loss_gen,
+                                augment_policy=self.policy, device=device)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
@@ -430,9 +422,10 @@ def interleaved(variants: list[tuple[BareLoop, bool]], real: torch.Tensor, warmu
 def paired_models(config_paths: tuple[Path, Path], size: int, args, device: torch.device) -> float:
     """Throughput of the first config over the second's, their bare loops run in turn, round by round.
 
-    Rows of the table are measured minutes apart, and this machine's speed drifts by more than 10%
-    in that time; a cross-model target judged across rows flips with the drift. Here both see the
-    same machine state: the median over the rounds of (second's iteration / first's iteration).
+    Rows of the table are measured minutes apart, and a machine's speed can drift by more than the
+    target's margin in that time: a cross-model target judged across rows flips with the drift.
+    Here both see the same machine state: the median over the rounds of (second's iteration /
+    first's iteration).
     """
     loops, real = [], None
     for path in config_paths:

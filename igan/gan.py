@@ -1,5 +1,7 @@
 """The GAN LightningModule: trains any generator/discriminator pair with a chosen loss.
 
+The losses and penalties of a step are :mod:`igan.step`'s (shared with the throughput benchmark's
+bare loop); this module adds the optimizers, the update schedule, logging and checkpoint state.
 It knows nothing of architectures: the networks arrive built (LightningCLI instantiates them
 from the config's class paths), and the checkpoint records them as plain specs.
 
@@ -19,14 +21,14 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
-from igan.augment import augment as apply_augment
 from igan.augment import parse_policy
 from igan.checkpoint_file import load_checkpoint_file
 from igan.ema import GeneratorEMA
 from igan.errors import IganError
-from igan.losses import LOSSES, gradient_penalty, r1_penalty
-from igan.models.blocks import double_backward_attention
+from igan.lightning_internals import ddp_kwargs, step_logs_are_written
+from igan.losses import LOSSES
 from igan.models.spec import build_from_spec, spec_of, upgraded_spec
+from igan.step import discriminator_terms, draw_fakes, generator_loss
 
 
 def _require_no_batch_norm(discriminator: nn.Module, why: str) -> None:
@@ -63,7 +65,7 @@ class GAN(L.LightningModule):
         compile: train through ``torch.compile``-d G and D (the modules and checkpoints stay plain).
             Forwards that a penalty differentiates twice (WGAN-GP's interpolates, R1's real
             batch) run uncompiled: compiled graphs have no double backward. Costs a compilation
-            at the start (minutes on CPU); the throughput benchmark says what it buys.
+            at the start; the throughput benchmark says what it buys.
         channels_last: keep G, D and the batches in channels-last memory format (NHWC), which
             oneDNN and cuDNN convolutions prefer; results are the same up to float rounding.
     """
@@ -136,6 +138,10 @@ class GAN(L.LightningModule):
         if self.hparams.get("compile"):
             self._compiled = {name: torch.compile(getattr(self, name)) for name in ("generator", "discriminator")}
 
+    def on_train_start(self) -> None:
+        """Sums restored from a checkpoint were read onto the CPU: move them to the module's device."""
+        self._epoch_sums = {k: v.to(self.device) for k, v in self._epoch_sums.items()}
+
     @property
     def latent_dim(self) -> int:
         return self.generator.latent_dim
@@ -159,13 +165,6 @@ class GAN(L.LightningModule):
         finally:
             net.train(was_training)
 
-    def _augment(self, images: Tensor) -> Tensor:
-        return apply_augment(images, self.augment_policy) if self.augment_policy else images
-
-    def _scores_mean(self, scores: Tensor) -> Tensor:
-        """D(x) as a probability for the BCE loss, as the raw score mean otherwise."""
-        return torch.sigmoid(scores).mean() if self.hparams.loss == "ns" else scores.mean()
-
     def setup(self, stage: str) -> None:
         """Prepare DDP for two backward passes per step, and give each process its own noise."""
         strategy = self.trainer.strategy
@@ -174,11 +173,11 @@ class GAN(L.LightningModule):
             # parameters only. DDP must look for the parameters a backward did not reach, or it
             # waits for their gradients and fails at the next backward (Lightning's advice too).
             # Set here, before the strategy wraps the module, so that plain `strategy=ddp` works.
-            ddp_kwargs = strategy._ddp_kwargs
-            if ddp_kwargs.get("find_unused_parameters") is False:
+            kwargs = ddp_kwargs(strategy)
+            if kwargs.get("find_unused_parameters") is False:
                 raise IganError("GAN training under DDP needs find_unused_parameters=True (each backward reaches only "
                                 "G's or only D's parameters): use --trainer.strategy=ddp")
-            ddp_kwargs["find_unused_parameters"] = True
+            kwargs["find_unused_parameters"] = True
         if stage == "fit" and self.trainer.world_size > 1 and self.global_rank > 0:
             # Lightning seeds every process alike: without this, all would draw the same noise (and
             # penalty interpolation, augmentation), so N devices would see N copies of each fake.
@@ -199,26 +198,19 @@ class GAN(L.LightningModule):
             self._epoch_sums[key] = self._epoch_sums.get(key, 0.0) + value.detach().float()
             self._epoch_counts[key] = self._epoch_counts.get(key, 0) + 1
 
+    def discriminator_options(self, penalties: bool = True) -> dict[str, Any]:
+        """The settings :func:`igan.step.discriminator_terms` takes from this module's hyperparameters
+        (``penalties=False``: the same update without WGAN-GP and R1, as the throughput benchmark times it)."""
+        hp = self.hparams
+        return {"augment_policy": self.augment_policy,
+                "gp_weight": hp.gp_weight if penalties and hp.loss == "wgan-gp" else None,
+                "r1_gamma": hp.r1_gamma if penalties else 0.0, "probabilities": hp.loss == "ns"}
+
     def _step_discriminator(self, opt_d, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """One D (critic) update; returns its loss terms."""
-        hp = self.hparams
         self.toggle_optimizer(opt_d)
-        real = self._augment(real.detach()).requires_grad_(hp.r1_gamma > 0)
-        fake = self._augment(fake.detach())
-        # R1 differentiates D(real) twice, so that forward takes the double-backward attention path.
-        with double_backward_attention(hp.r1_gamma > 0):
-            d_real = (self.discriminator if hp.r1_gamma > 0 else self._net("discriminator"))(real)
-        d_fake = self._net("discriminator")(fake)
-        d_loss = self.loss_dis(d_real, d_fake)
-        terms = {"d_loss": d_loss, "d_real": self._scores_mean(d_real), "d_fake": self._scores_mean(d_fake)}
-        total = d_loss
-        if hp.loss == "wgan-gp":
-            with double_backward_attention():
-                terms["gp"] = gradient_penalty(self.discriminator, real, fake)
-            total = total + hp.gp_weight * terms["gp"]
-        if hp.r1_gamma > 0:
-            terms["r1"] = r1_penalty(d_real, real)  # reuses the forward on the real batch
-            total = total + hp.r1_gamma * terms["r1"]
+        total, terms = discriminator_terms(self.discriminator, real, fake, self.loss_dis,
+                                           fast_discriminator=self._net("discriminator"), **self.discriminator_options())
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(total)
         # Through the strategy, not LightningOptimizer.step: the trainer's global_step then counts
@@ -231,8 +223,8 @@ class GAN(L.LightningModule):
     def _step_generator(self, opt_g, batch_size: int) -> Tensor:
         """One G update against the current D; returns the generator loss."""
         self.toggle_optimizer(opt_g)
-        z = torch.randn(batch_size, self.latent_dim, device=self.device)
-        g_loss = self.loss_gen(self._net("discriminator")(self._augment(self._net("generator")(z))))
+        g_loss = generator_loss(self._net("generator"), self._net("discriminator"), batch_size, self.latent_dim,
+                                self.loss_gen, augment_policy=self.augment_policy, device=self.device)
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
@@ -246,9 +238,7 @@ class GAN(L.LightningModule):
         if self.hparams.get("channels_last"):
             real = real.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
-        z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
-        with torch.no_grad():
-            fake = self._net("generator")(z)
+        fake = draw_fakes(self._net("generator"), real.shape[0], self.latent_dim, self.device)
         terms = self._step_discriminator(opt_d, real, fake)
         if (batch_idx + 1) % self.hparams.n_critic == 0:
             terms["g_loss"] = self._step_generator(opt_g, real.shape[0])
@@ -260,28 +250,41 @@ class GAN(L.LightningModule):
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         """Log the step values only on the batches whose values Lightning writes to the loggers.
 
-        ``self.log`` walks Lightning's whole result collection on every call: about 0.6 ms per
-        value here, a quarter of DCGAN's 64 px iteration on a GPU (an H200 ran the bare loop 1.33x
-        faster than this module, benchmarks/results/h200-2026-11-26), and the values of the other
-        batches were never written anywhere. Lightning writes every ``log_every_n_steps`` batches
-        and when a callback stops the run (``--trainer.max_time``, early stopping), which it
-        decides in the callbacks' ``on_train_batch_end``: this hook runs after those and before
-        the write, so the loggers get the same points, each key's latest value in this epoch, as
-        if every batch logged. The progress bar shows the last logged step; ``step_losses`` holds
-        every step's terms (the divergence guard checks them).
+        ``self.log`` is costly per call (docs/performance.md) and the other batches' values are
+        never written. This hook runs after the callbacks (which may stop the run) and before the
+        write, so the loggers get the same points, each key's latest value in this epoch, as if
+        every batch logged; ``step_losses`` keeps every step's terms for the divergence guard.
         """
-        # The condition of Lightning's own write (_LoggerConnector.update_train_step_metrics).
-        take = self.trainer._logger_connector.should_update_logs or self.trainer.fast_dev_run
+        take = step_logs_are_written(self.trainer) or self.trainer.fast_dev_run
         if take and self._latest_losses:
             self.log_dict(self._latest_losses, on_step=True, on_epoch=False, prog_bar=True)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        """Record the W&B run id, so ``--ckpt_path`` continues the same run."""
+        """Record the W&B run id, so ``--ckpt_path`` continues the same run, and the loss sums of the
+        epoch in progress, so that a run resumed mid-epoch logs the same epoch means."""
         from lightning.pytorch.loggers import WandbLogger
 
         for logger in self.loggers:
             if isinstance(logger, WandbLogger) and logger.version:
                 checkpoint.setdefault("igan", {})["wandb_run_id"] = logger.version
+        checkpoint.setdefault("igan", {})["epoch_sums"] = {
+            "sums": {k: torch.as_tensor(v).detach().cpu() for k, v in self._epoch_sums.items()},
+            "counts": {k: int(v) for k, v in self._epoch_counts.items()},
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Restore the epoch's loss sums (a new epoch clears them in ``on_train_epoch_start``).
+
+        Checkpoints written before the module saved them hold them in the ExactResume callback's
+        state, and only when written mid-epoch."""
+        saved = (checkpoint.get("igan") or {}).get("epoch_sums")
+        if saved is not None:
+            sums, counts = saved["sums"], saved["counts"]
+        else:
+            old = (checkpoint.get("callbacks") or {}).get("ExactResume") or {}
+            sums, counts = old.get("epoch_sums", {}), old.get("epoch_counts", {})
+        self._epoch_sums = {k: torch.as_tensor(v) for k, v in sums.items()}
+        self._epoch_counts = {k: int(v) for k, v in counts.items()}
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path, map_location=None, *args, **kwargs):

@@ -2,7 +2,8 @@
 
 Layers, lowest first (docs/development.md draws the same map):
 0 ``errors``, ``seeding``, ``noise``, ``images``, ``checkpoint_file``; 1 ``ops``;
-2 ``models``, ``losses``, ``augment``, ``ema``; 3 ``data``, ``metrics``; 4 ``gan``, ``sampling``;
+2 ``models``, ``losses``, ``augment``, ``ema``; 3 ``data``, ``metrics``; 4 ``gan``, ``sampling``,
+``step``, ``lightning_internals``;
 5 ``training``; 6 ``report`` and the ``python -m`` entry points.
 """
 
@@ -23,7 +24,7 @@ LAYERS = {
     "ops": 1,
     "models": 2, "losses": 2, "augment": 2, "ema": 2,
     "data": 3, "metrics": 3,
-    "gan": 4, "sampling": 4,
+    "gan": 4, "sampling": 4, "step": 4, "lightning_internals": 4,
     "training": 5,
     "report": 6, "compare": 6, "study": 6, "summary": 6, "dashboard": 6,
 }

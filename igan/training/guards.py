@@ -28,7 +28,7 @@ def nonfinite_tensors(named: Iterable[tuple[str, Any]]) -> list[str]:
     """Names of the floating-point tensors among ``named`` that hold a NaN or an Inf.
 
     Screens with one sum per tensor (a NaN or Inf anywhere makes it non-finite; one fused pass,
-    ~20x cheaper than ``isfinite``) and one sync per device; only when a sum is not finite (or a
+    far cheaper than ``isfinite``) and one sync per device; only when a sum is not finite (or a
     huge finite tensor overflowed it) does it look element by element.
     """
     by_device: dict[torch.device, list[tuple[int, str, Tensor]]] = {}

@@ -34,10 +34,16 @@ class RunProgressBar(TQDMProgressBar):
         self._startup: Optional[float] = None
         self._mark = self._last_end = None
         self._busy, self._seen, self._gaps = 0.0, 0, []
+        self._done_this_epoch = 0  # batches of the current epoch trained (a resumed run's skipped ones included)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._fit_start, self._startup, self._mark, self._last_end = time.perf_counter(), None, None, None
         self._busy, self._seen, self._gaps = 0.0, 0, []
+        self._done_this_epoch = 0
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        self._done_this_epoch = 0
+        super().on_train_epoch_start(trainer, *args)
 
     def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int) -> None:
         now = time.perf_counter()
@@ -54,6 +60,7 @@ class RunProgressBar(TQDMProgressBar):
         self._busy += now - self._mark
         self._mark = self._last_end = now
         self._seen += 1
+        self._done_this_epoch = batch_idx + 1  # Lightning's batch_idx counts the epoch's batches, resumed ones too
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def time_left(self, trainer: L.Trainer) -> Optional[float]:
@@ -61,8 +68,7 @@ class RunProgressBar(TQDMProgressBar):
         per_epoch, max_epochs = trainer.num_training_batches, trainer.max_epochs
         if self._seen == 0 or not max_epochs or max_epochs < 0 or not math.isfinite(per_epoch):
             return None
-        done_this_epoch = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-        batches_left = max(0, (max_epochs - trainer.current_epoch) * per_epoch - done_this_epoch)
+        batches_left = max(0, (max_epochs - trainer.current_epoch) * per_epoch - self._done_this_epoch)
         epoch_end = sum(self._gaps) / len(self._gaps) if self._gaps else (self._startup or 0.0)
         epoch_ends_left = max(0, max_epochs - trainer.current_epoch)  # this epoch's end is still ahead
         return batches_left * self._busy / self._seen + epoch_ends_left * epoch_end

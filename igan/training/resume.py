@@ -6,8 +6,8 @@ states, EMA, logged losses and grids, bit for bit, as a run that was never inter
 
 Besides the weights and optimizer states (in every checkpoint), three things decide what a
 training step does: the order of the batches, the noise drawn from the global RNGs, and the
-per-epoch loss sums behind ``metrics.csv``. :class:`ExactResume` makes them functions of the
-checkpoint alone:
+per-epoch loss sums behind ``metrics.csv``. :class:`ExactResume` makes the first two functions of
+the checkpoint alone; :class:`igan.gan.GAN` saves and restores its own loss sums:
 
 - the batch order of epoch ``e`` is a permutation drawn from ``(seed, e)`` alone
   (:class:`EpochShuffleSampler`), not from whatever the global RNG held when the epoch began; a
@@ -15,8 +15,7 @@ checkpoint alone:
 - the global RNGs (torch CPU and CUDA, numpy, Python ``random``) are seeded from
   ``(seed, epoch, batch, rank)`` before every training batch, so the noise of a step depends on
   its place in the run only (not on how many numbers anything drew before it: a resume, a
-  metrics evaluation, a logger); their states at save time are stored in the checkpoint too;
-- the module's running loss sums of the epoch in progress are saved and restored.
+  metrics evaluation, a logger); their states at save time are stored in the checkpoint too.
 
 :class:`GracefulInterrupt` turns SIGTERM and the first Ctrl-C into "finish this batch, write
 ``last.ckpt`` (atomically), exit"; a second Ctrl-C stops at once and keeps the last checkpoint
@@ -39,6 +38,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
 from igan.data.sampler import EpochShuffleSampler
+from igan.lightning_internals import can_request_stop_after_batch, request_stop_after_batch
 from igan.seeding import SEED_MASK, derived_seed
 
 
@@ -94,7 +94,6 @@ class ExactResume(L.Callback):
       ``(seed, epoch, batch, rank)`` before every training batch, so what a step draws depends on
       where it is in the run and on nothing that ran before it; the states at save time are also
       stored, and put back when a run resumes.
-    - The module's running loss sums of the epoch in progress (``metrics.csv`` means).
 
     ``seed`` is the run's seed (``seed_everything``); None takes ``torch.initial_seed()`` at setup.
     A resumed run keeps the seed its checkpoint recorded. A checkpoint written at the end of epoch
@@ -106,7 +105,6 @@ class ExactResume(L.Callback):
     def __init__(self, seed: Optional[int] = None) -> None:
         self.seed = seed
         self._trainer: Optional[L.Trainer] = None
-        self._module: Optional[L.LightningModule] = None
         self._epoch = 0  # the epoch in progress (or the one that just ended)
         self._batches_done = 0  # batches of it trained
         self._epoch_done = False
@@ -127,22 +125,16 @@ class ExactResume(L.Callback):
         return self._epoch, self._batches_done, self._batches_done * batch_size
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        self._trainer, self._module = trainer, pl_module
+        self._trainer = trainer
         if self.seed is None:
             self.seed = torch.initial_seed() & SEED_MASK
 
     def state_dict(self) -> dict[str, Any]:
         epoch, batch, items = self.position()
-        state: dict[str, Any] = {
+        return {
             "version": 1, "seed": int(self.seed or 0), "epoch": epoch, "batch": batch, "items": items,
             "rng": rng_states(),
         }
-        module = self._module
-        if batch > 0 and module is not None and isinstance(getattr(module, "_epoch_sums", None), dict):
-            # GAN.epoch_means() of the epoch in progress (metrics.csv) needs the sums of its first batches.
-            state["epoch_sums"] = {k: torch.as_tensor(v).detach().cpu() for k, v in module._epoch_sums.items()}
-            state["epoch_counts"] = {k: int(v) for k, v in module._epoch_counts.items()}
-        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self._restored = state_dict
@@ -177,10 +169,6 @@ class ExactResume(L.Callback):
             set_rng_states(restored["rng"])
         if batch > 0:
             self._batches_done = batch
-            if "epoch_sums" in restored and isinstance(getattr(pl_module, "_epoch_sums", None), dict):
-                # GAN.on_train_epoch_start (which clears them) is not called when resuming mid-epoch.
-                pl_module._epoch_sums = {k: v.to(pl_module.device) for k, v in restored["epoch_sums"].items()}
-                pl_module._epoch_counts = dict(restored["epoch_counts"])
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch, self._batches_done, self._epoch_done = trainer.current_epoch, 0, False
@@ -242,9 +230,8 @@ class GracefulInterrupt(L.Callback):
 
     def _on_sigint(self, signum, frame) -> None:
         self._sigints += 1
-        connector = getattr(self._trainer, "_signal_connector", None)
-        if self._sigints == 1 and connector is not None and hasattr(connector, "received_sigterm"):
-            connector.received_sigterm = True  # Lightning's SIGTERM path: stop after this batch
+        if self._sigints == 1 and self._trainer is not None and can_request_stop_after_batch(self._trainer):
+            request_stop_after_batch(self._trainer)  # Lightning's SIGTERM path: stop after this batch
             print("\nCtrl-C: finishing the current step, then saving last.ckpt (Ctrl-C again to stop at once)",
                   file=sys.stderr, flush=True)
             return
@@ -258,18 +245,16 @@ class GracefulInterrupt(L.Callback):
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self._in_batch = False
-        connector = getattr(trainer, "_signal_connector", None)
-        if (connector is not None and getattr(connector, "received_sigterm", False)
-                and batch_idx + 1 >= trainer.num_training_batches):
+        if trainer.received_sigterm and batch_idx + 1 >= trainer.num_training_batches:
             # Lightning would stop before the epoch-end hooks; let them run, stop right after.
-            connector.received_sigterm = False
+            request_stop_after_batch(trainer, False)
             self._deferred = True
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._epoch_ended = True
         if self._deferred:
             self._deferred = False
-            trainer._signal_connector.received_sigterm = True  # checked after every epoch-end hook
+            request_stop_after_batch(trainer)  # Lightning checks it after every epoch-end hook
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException):

@@ -7,9 +7,12 @@ is that the table is complete and that the bare loop really is the module's iter
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
+import warnings
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -107,3 +110,45 @@ def test_paired_models_gives_the_first_configs_throughput_over_the_seconds():
     args = argparse.Namespace(batch_size=16, warmup=0, iters=3, precision="32-true")
     configs = (REPO / "configs/calligraphy_dcgan.yaml", REPO / "configs/ablation/calligraphy_none.yaml")
     assert bench.paired_models(configs, 32, args, torch.device("cpu")) > 1.1
+
+
+class _SeedEachBatch(L.Callback):
+    """Seeds the global RNG before every batch, as the bare loop's caller does before every iteration."""
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        torch.manual_seed(100 + batch_idx)
+
+
+@pytest.mark.parametrize("settings", [
+    {"loss": "ns", "augment": "translation,cutout"},
+    {"loss": "wgan-gp", "r1_gamma": 1.5, "augment": "translation"},
+], ids=["ns-augment", "wgan-gp-r1-augment"])
+def test_bare_loop_and_module_train_identical_weights(settings):
+    """Three iterations of the bare loop and three batches of the module through a real Trainer,
+    from the same networks, batch and noise: the same weights bit for bit, so the benchmark's
+    bare loop is the module's step (penalties and augmentation included), not a copy of it."""
+    from igan.models import DCGANDiscriminator, DCGANGenerator
+
+    torch.manual_seed(0)
+    generator = DCGANGenerator(image_size=16, channels=1, latent_dim=8, width=4, batch_norm=False)
+    discriminator = DCGANDiscriminator(image_size=16, channels=1, width=4, batch_norm=False)
+    g0 = {k: v.detach().clone() for k, v in generator.named_parameters()}
+    d0 = {k: v.detach().clone() for k, v in discriminator.named_parameters()}
+    gan = bench.GAN(generator, discriminator, lr_g=3e-3, lr_d=7e-3, **settings)
+    loop = bench.BareLoop(gan, copy.deepcopy(generator), copy.deepcopy(discriminator), torch.device("cpu"))
+    real = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    for i in range(3):
+        torch.manual_seed(100 + i)
+        loop.iteration(real)
+    trainer = L.Trainer(accelerator="cpu", max_epochs=1, limit_train_batches=3, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, callbacks=[_SeedEachBatch()])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        trainer.fit(gan, torch.utils.data.DataLoader(bench.FixedBatches(real, 3), batch_size=None))
+    assert int(gan.d_updates) == 3 and trainer.global_step == 3
+    for role, bare, before in (("generator", loop.g, g0), ("discriminator", loop.d, d0)):
+        module_params = dict(getattr(gan, role).named_parameters())
+        for name, param in bare.named_parameters():
+            assert torch.equal(param, module_params[name]), f"{role}.{name} differs between the bare loop and the module"
+            if name.endswith("weight"):
+                assert not torch.equal(param, before[name]), f"{role}.{name} did not train"

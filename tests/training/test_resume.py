@@ -258,8 +258,21 @@ def test_sigkill_in_epoch_2_then_resume_is_bit_identical(straight, tiny_cifar10,
     assert_same_run(straight, out)
 
 
+def as_written_before_gan_saved_its_sums(path: Path) -> None:
+    """Rewrite a checkpoint into the older layout: the epoch's loss sums in ExactResume's state."""
+    ckpt = load_checkpoint_file(path)
+    saved = ckpt["igan"].pop("epoch_sums")
+    if not ckpt["igan"]:
+        del ckpt["igan"]
+    ckpt["callbacks"]["ExactResume"].update(epoch_sums=saved["sums"], epoch_counts=saved["counts"])
+    torch.save(ckpt, path)
+
+
 def test_sigkill_after_a_step_checkpoint_resumes_mid_epoch_bit_identical(straight, tiny_cifar10, tmp_path):
-    """``--last_every_n_steps=1``: last.ckpt after step 4 (epoch 2, batch 1 of 3); killed in step 5."""
+    """``--last_every_n_steps=1``: last.ckpt after step 4 (epoch 2, batch 1 of 3); killed in step 5.
+    The checkpoint is rewritten into the layout of checkpoints from before GAN saved its own loss
+    sums (they were in ExactResume's state): those still resume exactly. (The SIGTERM test below
+    resumes mid-epoch from the current layout.)"""
     out = tmp_path / "killed-mid"
     proc, _ = start_blocked(tmp_path, out, tiny_cifar10, 4, "--trainer.max_epochs=2", "--last_every_n_steps=1")
     os.kill(proc.pid, signal.SIGKILL)
@@ -267,6 +280,7 @@ def test_sigkill_after_a_step_checkpoint_resumes_mid_epoch_bit_identical(straigh
     ckpt = load_checkpoint_file(last_ckpt(out))
     assert ckpt["global_step"] == 4
     assert (ckpt["callbacks"]["ExactResume"]["epoch"], ckpt["callbacks"]["ExactResume"]["batch"]) == (1, 1)
+    as_written_before_gan_saved_its_sums(last_ckpt(out))
     assert train(out, tiny_cifar10, "--trainer.max_epochs=2", "--ckpt_path=last", "--last_every_n_steps=1") == 0
     assert_same_run(straight, out)
 
@@ -286,6 +300,8 @@ def test_sigterm_and_ctrl_c_save_last_ckpt_and_resume_exactly(sig, straight, tin
     assert last_ckpt(out).read_bytes() != before
     ckpt = load_checkpoint_file(last_ckpt(out))  # weights_only: loadable, and a training checkpoint
     assert ckpt["global_step"] == 5 and ckpt["callbacks"]["ExactResume"]["batch"] == 2
+    # The module's own state holds the loss sums of the epoch's two batches; ExactResume's does not.
+    assert ckpt["igan"]["epoch_sums"]["counts"]["d_loss"] == 2 and "epoch_sums" not in ckpt["callbacks"]["ExactResume"]
     assert not list(last_ckpt(out).parent.glob(".*.tmp"))
     assert train(out, tiny_cifar10, "--trainer.max_epochs=2", "--ckpt_path=last") == 0
     assert_same_run(straight, out)
