@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from igan.errors import IganError
-from igan.report.runs import CompareWarning, Run, RunGroup, group_runs, load_grid, load_runs
+from igan.report.runs import (
+    CompareWarning,
+    Run,
+    RunGroup,
+    group_runs,
+    load_grid,
+    load_runs,
+)
 
 MONTAGE_COLUMNS = 5
 #: Curves drawn when some run has the column: (column, panel title, y label, scale, error column).

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from igan.report import stats
-from igan.report.runs import PRDC_COLUMNS, Run, RunGroup, is_rgb, last_grid_saturation, read_real_reference
+from igan.report.runs import (
+    PRDC_COLUMNS,
+    Run,
+    RunGroup,
+    is_rgb,
+    last_grid_saturation,
+    read_real_reference,
+)
 
 #: Columns of collapse-aware metrics shown in the table (density is in the CSV and curves' data only).
 TABLE_PRDC = ("precision", "recall", "coverage")

@@ -1,8 +1,10 @@
 """The paragraph under the comparison table: what the numbers say, generated from them alone.
 
-It names the model that reaches the speed target first per epoch and per minute, says whether
-its bootstrap interval separates it from each other model ("not distinguishable at 3 seeds" when
-the intervals overlap), names the lowest best FID, and points out where FID and recall or
+It names the model that reaches the speed target first per epoch and per minute and, against
+each other model, the ratio of their epochs (minutes) with its bootstrap interval: an interval
+that includes 1 is "not distinguishable at 3 seeds" (the paired ratio rather than the overlap
+of the two models' own intervals, which would call real differences noise). It names the lowest
+best FID, whose intervals are compared by overlap, and points out where FID and recall or
 coverage disagree: FID improving while recall or coverage falls is a collapse (sharp but few
 samples) that FID alone reports as progress.
 """
@@ -13,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from igan.report import stats
 from igan.report.runs import Run, RunGroup
 from igan.report.table import Stat
 
@@ -96,6 +99,25 @@ def versus(leader: dict[str, Any], others: Sequence[dict[str, Any]], key: str) -
     return " Against " + "; ".join(separation(leader, other, key) for other in others) + "."
 
 
+def speed_versus(leader: dict[str, Any], other: dict[str, Any], key: str) -> str:
+    """How much sooner the leader gets there than ``other``: the ratio of their mean epochs (minutes),
+    other / leader, with its bootstrap interval; an interval above 1 separates them."""
+    a, b = leader[key], other[key]
+    never = sum(math.isinf(v) for v in b.values)
+    if never == b.n:
+        return f"{other['group']} never gets there"
+    point = math.inf if never else stats.ratio(b.values, a.values)
+    interval = stats.bootstrap_ratio(b.values, a.values)
+    shown = "never" if point is None or math.isinf(point) else f"{point:.2f}x"
+    if interval is None:
+        return f"{other['group']}: {shown}, one seed, so no interval and the difference is not evidence"
+    high = "never" if math.isinf(interval.high) else f"{interval.high:.2f}"
+    if interval.low > 1:
+        return f"{other['group']}: {shown} [{interval.low:.2f}, {high}], above 1, ahead at {seeds_phrase(a.n, b.n)}"
+    return (f"{other['group']}: {shown} [{interval.low:.2f}, {high}], the interval includes 1, not distinguishable "
+            f"at {seeds_phrase(a.n, b.n)}")
+
+
 def speed_sentence(summaries: Sequence[dict[str, Any]], target: float, unit: str) -> str:
     """Who reaches the target first, per epoch or per minute, and how surely."""
     key, digits, word = ("reach_epochs", 1, "epochs") if unit == "epoch" else ("reach_minutes", 1, "minutes")
@@ -109,14 +131,14 @@ def speed_sentence(summaries: Sequence[dict[str, Any]], target: float, unit: str
         tied = [s["group"] for s in order if s[key].mean == leader[key].mean]
         return f"Per {unit}, {' and '.join(tied)} tie: each reaches FID {target:.2f} after {leader[key].mean:.{digits}f} {word}."
     reached = "; ".join(reach_phrase(s, key, digits, word) for s in order)
-    text = f"Per {unit}, {leader['group']} is ahead in reaching FID {target:.2f} ({reached}).{versus(leader, order[1:], key)}"
-    baseline = summaries[0]
-    if leader is not baseline:
+    text = f"Per {unit}, {leader['group']} is ahead in reaching FID {target:.2f} ({reached})."
+    if any(s[key].interval is not None for s in order):
+        ratios = "; ".join(speed_versus(leader, other, key) for other in order[1:])
+        text += f" {word.capitalize()} of the others / {leader['group']}'s: {ratios}."
+    elif leader is not summaries[0]:
         ratio = leader[f"speedup_{'epochs' if unit == 'epoch' else 'minutes'}"]
-        interval = leader[f"speedup_{'epochs' if unit == 'epoch' else 'minutes'}_interval"]
         if ratio is not None:
-            bounds = "" if interval is None else f" [{interval.low:.2f}, {interval.high:.2f}]"
-            text += f" Speed-up over {baseline['group']}: {ratio:.2f}x{bounds}."
+            text += f" Speed-up over {summaries[0]['group']}: {ratio:.2f}x."
     return text
 
 
