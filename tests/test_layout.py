@@ -25,7 +25,7 @@ LAYERS = {
     "models": 2, "losses": 2, "augment": 2, "ema": 2,
     "data": 3, "metrics": 3,
     "gan": 4, "sampling": 4, "step": 4, "lightning_internals": 4,
-    "training": 5,
+    "training": 5, "translation": 5,
     "report": 6, "compare": 6, "study": 6, "summary": 6, "dashboard": 6,
 }
 
