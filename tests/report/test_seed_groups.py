@@ -61,6 +61,9 @@ def test_labels_group_runs_and_refuse_a_seed_twice(tmp_path):
 
 
 def test_table_mean_sd_and_intervals_over_seeds(seeded_runs):
+    # as igan.metrics.callback writes it: the four values and the half size
+    (seeded_runs[0] / "real_reference.json").write_text(
+        '{"precision": 0.71, "recall": 0.69, "density": 0.98, "coverage": 0.93, "num_each": 128}')
     groups = group_runs(load_runs(seeded_runs))
     summaries, target = summarize_groups(groups)
     dcgan, idcgan = summaries
@@ -80,6 +83,7 @@ def test_table_mean_sd_and_intervals_over_seeds(seeded_runs):
     assert "| 3 (0, 1, 2) | DCGANGenerator | 6 | 52.00 ± 2.00 |" in dcgan_line
     assert f"| 5.0 [{interval.low:.1f}, {interval.high:.1f}] |" in dcgan_line and "1 (baseline)" in dcgan_line
     assert "n/a" not in markdown.split("\n\n")[0]
+    assert "from dcgan-s0): precision 0.710, recall 0.690, density 0.980, coverage 0.930." in markdown
 
 
 def test_one_seed_per_model_says_no_interval(seeded_runs):
