@@ -1,8 +1,10 @@
-"""Convergence, measured: FID, KID (and IS when the weights allow) through torchmetrics, offline.
+"""Convergence, measured: FID, KID (and IS when the weights allow) through torchmetrics, and
+precision, recall, density and coverage through prdc, on one Inception pass, offline.
 
 - :mod:`igan.metrics.inception`: the Inception feature extractor and where its weights come from;
 - :mod:`igan.metrics.cache`: real-image features, extracted once per dataset and kept on disk;
 - :mod:`igan.metrics.evaluate`: the scores of generated images, one Inception pass per image;
+- :mod:`igan.metrics.prdc_scores`: precision/recall (k = 3) and density/coverage (k = 5) on those features;
 - :mod:`igan.metrics.callback`: :class:`Metrics`, the Lightning callback (``--metrics.*``);
 - :mod:`igan.metrics.cli`: ``python -m igan.metrics DIR_A DIR_B``.
 

@@ -33,6 +33,17 @@ from igan.noise import fixed_noise
 REAL_SUBSET_SEED = 0
 #: Keys logged to W&B (with ``epoch``) and kept in :attr:`Metrics.results` (without the prefix).
 LOGGED = ("fid", "kid", "kid_std", "is", "is_std", *PRDC_KEYS, "eval_seconds")
+#: The real-vs-real reference in a run folder (``Metrics.reference_path``), for reports without W&B.
+REFERENCE_FILE = "real_reference.json"
+
+
+def read_real_reference(run_dir: str | Path) -> Optional[dict[str, float]]:
+    """``<run_dir>/real_reference.json`` as the callback wrote it, or None when absent or unreadable."""
+    try:
+        payload = json.loads((Path(run_dir) / REFERENCE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _image(item: Any) -> Tensor:
@@ -107,7 +118,7 @@ class Metrics(L.Callback):
     and coverage of one half of them against the other are printed once and kept in
     :attr:`real_reference` (in the checkpoint too), in the W&B summary as ``metrics/<name>_real``,
     and written as JSON to :attr:`reference_path` when the caller sets one (the run folder's
-    ``real_reference.json``; None = not written). It is the level a generator as good as the data
+    :data:`REFERENCE_FILE`, read back by :func:`read_real_reference`; None = not written). It is the level a generator as good as the data
     reaches, at half the sample count (these scores depend on N). Computed on rank 0 only.
 
     Without Inception weights: one warning, and training goes on without metrics. Nothing is

@@ -52,6 +52,8 @@ def test_metrics_csv_fid_and_one_epoch_axis(tiny_cifar10, tmp_path, logged):
     fids = [float(r["fid"]) for r in rows]
     assert all(math.isfinite(f) and f > 0 for f in fids)
     assert all(float(r["kid_std"]) >= 0 and float(r["eval_seconds"]) > 0 for r in rows)
+    assert all(0 <= float(r[k]) <= 1 for r in rows for k in ("precision", "recall", "coverage"))
+    assert all(float(r["density"]) >= 0 for r in rows)
     for r in rows:  # each row names its own epoch's grid
         assert r["grid"].endswith(f"epoch_{int(r['epoch']):03d}.png") and (run_dir / r["grid"]).is_file()
     assert (run_dir / "checkpoints" / "best-fid.ckpt").is_file() and (run_dir / "checkpoints" / "last.ckpt").is_file()
