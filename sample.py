@@ -1,19 +1,33 @@
 #!/usr/bin/env python
 """Generate images from a checkpoint: ``python sample.py --ckpt runs/<run>/checkpoints/last.ckpt``.
 
-``--out x.png`` writes one grid, ``--out DIR`` one PNG per image. The same ``--seed`` gives
-byte-identical files. Checkpoints are loaded with ``weights_only=True`` (no pickled code runs).
+``--out x.png`` (or .jpg, .jpeg, .webp) writes one grid of at most 4096 images in that format;
+``--out DIR`` (a path without a suffix, an existing folder, or any path ending in /) one PNG per
+image, generated and written batch by batch, so any --num runs in bounded memory. The same
+``--seed`` gives byte-identical files. Checkpoints are loaded with ``weights_only=True`` (no
+pickled code runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Iterable, Iterator
 
 import torch
+from tqdm import tqdm
 
 from igan.errors import IganError
-from igan.sampling import generate, load_generator, write_images
+from igan.sampling import generate_batches, load_generator, output_kind, write_folder, write_grid
+
+#: The most images one grid holds (a 64 x 64 grid: 8192 px wide at 128 px per image).
+MAX_GRID = 4096
+
+
+def counting(batches: Iterable[torch.Tensor], bar: tqdm) -> Iterator[torch.Tensor]:
+    for images in batches:
+        yield images
+        bar.update(len(images))  # once written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,21 +35,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ckpt", required=True, help="checkpoint written by train_gan.py")
     parser.add_argument("--num", type=int, default=64, help="number of images (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    parser.add_argument("--out", default="samples/sample.png", help="a .png grid path or a folder (default samples/sample.png)")
+    parser.add_argument("--out", default="samples/sample.png",
+                        help="a grid file (.png, .jpg, .jpeg or .webp: that format) or a folder for one PNG per "
+                             "image (a path without a suffix, or ending in /) (default samples/sample.png)")
+    parser.add_argument("--batch_size", type=int, default=256, help="images generated at a time (default 256)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     args = parser.parse_args(argv)
-    if args.num < 1:
-        parser.error(f"--num must be >= 1, got {args.num}")
     try:
+        if args.num < 1:
+            raise IganError(f"--num must be >= 1, got {args.num}")
+        if args.batch_size < 1:
+            raise IganError(f"--batch_size must be >= 1, got {args.batch_size}")
+        kind = output_kind(args.out)
+        if kind == "grid" and args.num > MAX_GRID:
+            raise IganError(f"--num {args.num} is too many for one grid (at most {MAX_GRID}); "
+                            f"write them to a folder instead (--out without an image suffix)")
         if args.device.startswith("cuda") and not torch.cuda.is_available():
             raise IganError("--device cuda requested but no CUDA device is available")
         generator = load_generator(args.ckpt).to(args.device)
-        paths = write_images(generate(generator, args.num, args.seed), args.out)
+        batches = generate_batches(generator, args.num, args.seed, args.batch_size)
+        with tqdm(total=args.num, unit="img", desc="generating", file=sys.stderr, leave=False) as bar:
+            counted = counting(batches, bar)
+            paths = [write_grid(counted, args.out)] if kind == "grid" else write_folder(counted, args.out)
     except IganError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # an output path that cannot be written
-        print(f"error: cannot write {args.out}: {err.strerror or err}", file=sys.stderr)
+        print(f"error: cannot write {err.filename or args.out}: {err.strerror or err}", file=sys.stderr)
         return 2
     where = paths[0] if len(paths) == 1 else f"{len(paths)} images in {paths[0].parent}"
     print(f"wrote {where}")

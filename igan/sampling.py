@@ -6,14 +6,16 @@ and its weights, so ``torch.load(weights_only=True)`` is enough to rebuild it on
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import torch
 from torch import nn
 
 from igan.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
-from igan.images import grid_array, save_png
+from igan.images import IMAGE_FORMATS, grid_array, grid_pixels, save_image
 from igan.models.spec import build_saved
 from igan.noise import fixed_noise
 
@@ -36,17 +38,69 @@ def load_generator(ckpt_path: str | Path, map_location: str = "cpu") -> nn.Modul
     return generator.eval()
 
 
+def noise_batches(num: int, latent_dim: int, seed: int, batch_size: int = 256) -> Iterator[torch.Tensor]:
+    """:func:`igan.noise.fixed_noise` ``(num, latent_dim, seed)``, the same values, drawn batch by batch.
+
+    torch's CPU normal sampler fills blocks of 16 values from one uniform stream, so draws of a
+    multiple of 16 values continue the stream exactly; the last draw takes at least 16 values
+    (or all of them), as the single draw's tail does.
+    """
+    rows = max(16, batch_size - batch_size % 16)  # rows * latent_dim is a multiple of 16
+    generator = torch.Generator().manual_seed(seed)
+    start = 0
+    while start < num:
+        count = min(rows, num - start)
+        rest = num - start - count
+        if 0 < rest and rest * latent_dim < 16:  # a tail under 16 values would be drawn another way
+            count += rest
+        yield torch.randn(count, latent_dim, generator=generator)
+        start += count
+
+
 @torch.no_grad()
+def generate_batches(generator: nn.Module, num: int, seed: int = 0, batch_size: int = 256) -> Iterator[torch.Tensor]:
+    """``num`` images in [-1, 1] from seeded noise, one batch at a time (on the CPU): memory stays bounded."""
+    device = next(generator.parameters()).device
+    for z in noise_batches(num, generator.latent_dim, seed, batch_size):
+        yield generator(z.to(device)).cpu()
+
+
 def generate(generator: nn.Module, num: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
     """``num`` images in [-1, 1] from seeded noise; the same seed gives the same images."""
-    noise = fixed_noise(num, generator.latent_dim, seed)
-    device = next(generator.parameters()).device
-    return torch.cat([generator(z.to(device)).cpu() for z in noise.split(batch_size)])
+    return torch.cat(list(generate_batches(generator, num, seed, batch_size)))
+
+
+def output_kind(out: str) -> str:
+    """``"grid"`` for an image file path (by suffix), ``"folder"`` for a folder; IganError otherwise.
+
+    A folder is a path without a suffix, an existing folder, or any path ending in ``/``.
+    """
+    path = Path(out)
+    if out.endswith(("/", os.sep)) or path.is_dir() or not path.suffix:
+        return "folder"
+    if path.suffix.lower() in IMAGE_FORMATS:
+        return "grid"
+    raise IganError(f"--out {out}: {path.suffix} is not an image format sample.py writes "
+                    f"({', '.join(IMAGE_FORMATS)}); for a folder of that name, end it with /")
+
+
+def write_grid(batches: Iterable[torch.Tensor], out: str | Path) -> Path:
+    """One grid image of all the batches' images, kept as bytes until drawn; format from the suffix."""
+    pixels = torch.cat([grid_pixels(images) for images in batches])
+    return save_image(grid_array(pixels), out)
+
+
+def write_folder(batches: Iterable[torch.Tensor], out: str | Path) -> list[Path]:
+    """One PNG per image, ``<out>/00000.png`` on, written batch by batch."""
+    out, paths = Path(out), []
+    for images in batches:
+        for img in images:
+            paths.append(save_image(grid_array(img[None], nrow=1, padding=0), out / f"{len(paths):05d}.png"))
+    return paths
 
 
 def write_images(images: torch.Tensor, out: str | Path) -> list[Path]:
-    """A PNG grid when ``out`` ends in .png, else one PNG per image in the folder ``out``."""
-    out = Path(out)
-    if out.suffix.lower() == ".png":
-        return [save_png(grid_array(images), out)]
-    return [save_png(grid_array(img[None], nrow=1, padding=0), out / f"{i:05d}.png") for i, img in enumerate(images)]
+    """A grid when ``out`` has an image suffix (.png, .jpg, .jpeg, .webp), else one PNG per image in the folder ``out``."""
+    if output_kind(str(out)) == "grid":
+        return [write_grid([images], out)]
+    return write_folder([images], out)
