@@ -8,6 +8,7 @@ keys are rejected. W&B runs offline unless the environment's WANDB_MODE says oth
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -27,7 +28,7 @@ from igan.checkpoint_file import load_checkpoint_file
 from igan.data import GANDataModule
 from igan.errors import IganError
 from igan.gan import GAN
-from igan.metrics.callback import Metrics
+from igan.metrics.callback import REFERENCE_FILE, Metrics
 from igan.models.spec import spec_of
 from igan.models.summary import model_summary
 from igan.training import wandb_logging
@@ -131,6 +132,9 @@ class IganCLI(LightningCLI):
                             help="Name of the run: grids in samples/<run_name>, checkpoints in "
                                  "<trainer.default_root_dir>/<run_name>/checkpoints. "
                                  "Default <dataset>-<model>-s<seed>.")
+        parser.add_argument("--label", type=Optional[str], default=None,
+                            help="Model label grouping runs in W&B and igan.dashboard "
+                                 "(default: the run name without its trailing -s<seed>).")
         parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
         parser.add_argument("--wandb_group", type=Optional[str], default=None,
                             help="W&B group of the run (default: the dataset name).")
@@ -239,6 +243,7 @@ class IganCLI(LightningCLI):
             config = yaml.safe_load(self.parser.dump(self.config, skip_link_targets=False, skip_none=False))
             # Parameters and FLOPs of G and D, like the papers' tables: comparable across runs.
             config["model_summary"] = self.model_stats
+            config["label"] = self.config.label or re.sub(r"-s\d+$", "", name)
             root.mkdir(parents=True, exist_ok=True)
             logger = wandb_logging.EpochAxisWandbLogger(
                 project=self.config.wandb_project, name=name, group=self.config.wandb_group or self.config.data.name,
@@ -250,6 +255,8 @@ class IganCLI(LightningCLI):
             kwargs["logger"] = logger
         metrics = self.config_init.get("metrics")
         run_dir = Path(checkpoint.dirpath).parent
+        if metrics is not None:  # the real-vs-real precision/recall/density/coverage, beside metrics.csv
+            metrics.reference_path = run_dir / REFERENCE_FILE
         # Order matters: Lightning calls callbacks in list order (checkpoints last), so the
         # history row of an epoch is written after that epoch's grid and metrics exist.
         extra = [self._get(self.config_init, key) for key in self._parser(self.subcommand).callback_keys]

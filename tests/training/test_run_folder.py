@@ -231,3 +231,20 @@ def test_raw_settings_follow_the_command_line_and_config_files_in_order(tmp_path
     assert raw_settings(["--trainer.limit_train_batches=1", "--config", str(config)], keys)["limit_val_batches"] == 1.0
     assert [written_as_int(v) for v in (1, "1", " 1", 1.0, "1.0", "1e0", True)] == [True, True, True, False, False,
                                                                                  False, False]
+
+
+def test_label_defaults_to_the_run_name_without_seed_and_reaches_w_and_b(tiny_cifar10, tmp_path, monkeypatch):
+    import igan.training.wandb_logging as wandb_logging
+
+    seen = []
+    real = wandb_logging.EpochAxisWandbLogger.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(kwargs["config"]["label"])
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(wandb_logging.EpochAxisWandbLogger, "__init__", spy)
+    assert main(cli_args(tmp_path / "a", tiny_cifar10, "--trainer.max_epochs=0")) == 0
+    assert main(cli_args(tmp_path / "b", tiny_cifar10, "--trainer.max_epochs=0", "--label=dcgan-small")) == 0
+    assert seen == ["cifar10-dcgan", "dcgan-small"]
+    assert "label: dcgan-small\n" in (tmp_path / "b" / "runs" / RUN / "config.yaml").read_text()
