@@ -12,7 +12,8 @@ from typing import Callable, Mapping, Optional
 import torch
 from torch import nn
 
-from igan.models.layers import dcgan_init, maybe_sn, num_stages, record_init_args
+from igan.models.base import Discriminator, Generator
+from igan.models.layers import dcgan_init, maybe_sn, num_stages
 
 BlockFactory = Callable[[int], nn.Module]
 #: (in_channels, out_channels) -> a layer that doubles (generator) or halves (discriminator) the resolution.
@@ -95,7 +96,7 @@ def discriminator_backbone(
     return net
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Generator):
     """z (B, latent_dim) -> image (B, channels, image_size, image_size) in [-1, 1].
 
     A 4x4 transposed conv from z, then stride-2 transposed convs halving the width each time
@@ -121,16 +122,14 @@ class DCGANGenerator(nn.Module):
         spectral_norm: bool = False,
         batch_norm: bool = True,
     ) -> None:
-        super().__init__()
-        self.init_args = record_init_args(locals())
-        self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
+        super().__init__(image_size, channels, latent_dim)
         self.net = generator_backbone(image_size, channels, latent_dim, width, spectral_norm, batch_norm)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """image (B, channels, image_size, image_size) -> one logit per image (B,).
 
     A stride-2 conv with LeakyReLU(0.2) (no norm on the input layer), then stride-2 convs
@@ -154,9 +153,7 @@ class DCGANDiscriminator(nn.Module):
         spectral_norm: bool = False,
         batch_norm: bool = True,
     ) -> None:
-        super().__init__()
-        self.init_args = record_init_args(locals())
-        self.image_size, self.channels = image_size, channels
+        super().__init__(image_size, channels)
         self.net = discriminator_backbone(image_size, channels, width, spectral_norm, batch_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

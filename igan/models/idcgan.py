@@ -13,12 +13,13 @@ from typing import Optional
 import torch
 from torch import nn
 
+from igan.models.base import Discriminator, Generator
 from igan.models.blocks import involution_block
 from igan.models.dcgan import discriminator_backbone, generator_backbone
-from igan.models.layers import maybe_sn, record_init_args
+from igan.models.layers import maybe_sn
 
 
-class IDCGANGenerator(nn.Module):
+class IDCGANGenerator(Generator):
     """DCGAN generator with involution layers.
 
     Args:
@@ -52,9 +53,7 @@ class IDCGANGenerator(nn.Module):
         replace: bool = False,
         kernel_spectral_norm: bool = False,
     ) -> None:
-        super().__init__()
-        self.init_args = record_init_args(locals())
-        self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
+        super().__init__(image_size, channels, latent_dim)
 
         def involution(c: int) -> nn.Module:
             return involution_block(c, kernel_size, group_channels, reduction_ratio, involution_norm,
@@ -75,7 +74,7 @@ class IDCGANGenerator(nn.Module):
         return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
-class IDCGANDiscriminator(nn.Module):
+class IDCGANDiscriminator(Discriminator):
     """DCGAN discriminator with involution layers.
 
     Args:
@@ -106,9 +105,7 @@ class IDCGANDiscriminator(nn.Module):
         replace: bool = False,
         kernel_spectral_norm: bool = False,
     ) -> None:
-        super().__init__()
-        self.init_args = record_init_args(locals())
-        self.image_size, self.channels = image_size, channels
+        super().__init__(image_size, channels)
 
         def involution(c: int, stride: int = 1) -> nn.Module:
             return involution_block(c, kernel_size, group_channels, reduction_ratio, involution_norm, stride,

@@ -87,11 +87,3 @@ def num_stages(image_size: int) -> int:
         raise IganError(f"image_size must be a power of two >= 16 (32 and 64 are tested), got {image_size}")
     return int(stages)
 
-
-def record_init_args(local_vars: dict) -> dict:
-    """The constructor arguments of a network, from ``locals()`` at the top of its ``__init__``.
-
-    Stored on the network so that a checkpoint can name the class and arguments that rebuild
-    it (plain data, loadable with ``weights_only=True``), however the network was built.
-    """
-    return {k: v for k, v in local_vars.items() if k not in ("self", "__class__")}

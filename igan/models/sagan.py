@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from torch import nn
 
+from igan.models.base import Discriminator, Generator
 from igan.models.blocks import SelfAttention2d
 from igan.models.dcgan import discriminator_backbone, generator_backbone
-from igan.models.layers import record_init_args
 
 
 def _attention_blocks(resolutions: Optional[list[int]], image_size: int, spectral_norm: bool, pool: int, value_ratio: int) -> dict:
@@ -26,7 +25,7 @@ def _attention_blocks(resolutions: Optional[list[int]], image_size: int, spectra
     return {r: block for r in (resolutions if resolutions is not None else [image_size // 2])}
 
 
-class SAGANGenerator(nn.Module):
+class SAGANGenerator(Generator):
     """DCGAN generator with self-attention; spectral norm and BatchNorm as in SAGAN.
 
     Args:
@@ -52,9 +51,7 @@ class SAGANGenerator(nn.Module):
         attention_pool: int = 2,
         attention_value_ratio: int = 2,
     ) -> None:
-        super().__init__()
-        self.init_args = record_init_args(locals())
-        self.image_size, self.channels, self.latent_dim = image_size, channels, latent_dim
+        super().__init__(image_size, channels, latent_dim)
         blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm, attention_pool, attention_value_ratio)
         self.net = generator_backbone(image_size, channels, latent_dim, width, spectral_norm, batch_norm, blocks)
 
@@ -62,7 +59,7 @@ class SAGANGenerator(nn.Module):
         return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
-class SAGANDiscriminator(nn.Module):
+class SAGANDiscriminator(Discriminator):
     """DCGAN discriminator with self-attention; spectral norm and no BatchNorm, as in SAGAN.
 
     Args:
@@ -84,9 +81,7 @@ class SAGANDiscriminator(nn.Module):
         attention_pool: int = 2,
         attention_value_ratio: int = 2,
     ) -> None:
-        super().__init__()
-        self.init_args = record_init_args(locals())
-        self.image_size, self.channels = image_size, channels
+        super().__init__(image_size, channels)
         blocks = _attention_blocks(attention_resolutions, image_size, spectral_norm, attention_pool, attention_value_ratio)
         self.net = discriminator_backbone(image_size, channels, width, spectral_norm, batch_norm, blocks)
 
