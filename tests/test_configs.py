@@ -93,7 +93,7 @@ def test_wgan_gp_with_a_batchnorm_critic_is_refused_with_one_message(tmp_path, c
 def build(config: str):
     from igan.training.cli import IganCLI
 
-    return IganCLI(args=["--config", str(REPO / "configs" / config), "--trainer.logger=false"]).model
+    return IganCLI(args=["--config", str(REPO / "configs" / config), "--trainer.logger=false"], claim_run_folder=False).model
 
 
 @pytest.mark.parametrize("config", ["calligraphy_sagan.yaml", "cifar10_idcgan.yaml", "ablation/cifar10_none.yaml",

@@ -27,7 +27,8 @@ def summarize_config(config: Path) -> dict[str, int]:
         logging.getLogger(name).setLevel(logging.WARNING)
     with warnings.catch_warnings():  # "args given while sys.argv has arguments": intended here
         warnings.simplefilter("ignore", UserWarning)
-        cli = IganCLI(args=["--config", str(config), "--trainer.logger=false", "--trainer.enable_progress_bar=false"])
+        cli = IganCLI(args=["--config", str(config), "--trainer.logger=false", "--trainer.enable_progress_bar=false"],
+                      claim_run_folder=False)
     return model_summary(cli.model.generator, cli.model.discriminator)
 
 

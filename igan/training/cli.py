@@ -115,7 +115,10 @@ class RunConfigSaver(SaveConfigCallback):
 class IganCLI(LightningCLI):
     """LightningCLI with igan's run naming, W&B logger, checkpoints and sample grids."""
 
-    def __init__(self, args: Optional[list[str]] = None) -> None:
+    def __init__(self, args: Optional[list[str]] = None, claim_run_folder: bool = True) -> None:
+        # False builds the model, data and trainer without locking or guarding the run folder: for tools
+        # that only inspect a config (python -m igan.summary), never for a run that trains.
+        self.claim_run_folder = claim_run_folder
         super().__init__(
             GAN,
             GANDataModule,
@@ -218,7 +221,7 @@ class IganCLI(LightningCLI):
             samples.dirpath = Path(self.config.samples_root) / name
         if self.config.overwrite and self.config.ckpt_path:
             raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
-        if launched_as_rank_zero():  # DDP's other ranks re-run this CLI: rank 0 alone locks and checks
+        if self.claim_run_folder and launched_as_rank_zero():  # DDP's other ranks re-run this CLI: rank 0 alone locks
             self.run_lock = RunFolderLock(Path(checkpoint.dirpath).parent)
             self.run_lock.acquire()
         try:

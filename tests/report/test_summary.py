@@ -70,3 +70,23 @@ def test_ablation_attention_adds_the_official_blocks_flops():
 def test_cli_missing_config_is_one_message(capsys):
     assert main(["--config", "no/such.yaml"]) == 2
     assert "error: config not found: no/such.yaml" in capsys.readouterr().err
+
+
+def test_summary_ignores_a_trained_and_locked_run_folder(tmp_path, monkeypatch):
+    """Summarising a config only builds its networks: a run of that config, finished or still training
+    (its folder locked), neither stops the summary nor is touched by it."""
+    from igan.report.summary import summarize_config
+    from igan.training.run_folder import RunFolderLock
+
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "runs" / "cifar10-ablation-none-s0"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"a finished run")
+    lock = RunFolderLock(run_dir)
+    lock.acquire()
+    try:
+        summary = summarize_config(REPO / "configs" / "ablation" / "cifar10_none.yaml")
+    finally:
+        lock.release()
+    assert summary["params_G"] > 0
+    assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == b"a finished run"
