@@ -1,0 +1,1 @@
+"""Printed-to-calligraphy translation: paired glyphs, a U-Net + PatchGAN, held-out scores, its CLI."""
