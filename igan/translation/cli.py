@@ -1,0 +1,245 @@
+"""Training entry of translation runs: ``python -m igan.translation.cli --config configs/translate/<x>.yaml``.
+
+The configs carry ``task: translation`` at their top level, which is what ``train_gan.py`` reads
+to send them here. The run folder, checkpoints (atomic, ``last.ckpt`` every epoch), exact resume,
+graceful interrupts, W&B with an ``epoch`` axis and the one-line errors are those of
+:mod:`igan.training.cli`; the grid, the held-out scores and ``metrics.csv`` are translation's own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
+
+from igan.checkpoint_file import load_checkpoint_file
+from igan.errors import IganError
+from igan.training import wandb_logging
+from igan.training.checkpoints import AtomicCheckpointIO, LastCheckpoint
+from igan.training.cli import RunConfigSaver
+from igan.training.guards import DivergenceGuard
+from igan.training.resume import ExactResume, GracefulInterrupt
+from igan.translation.data import PairsDataModule
+from igan.translation.grid import HeldOutGrid
+from igan.translation.history import TranslationHistory
+from igan.translation.metrics import HeldOutMetrics
+from igan.translation.module import Translation
+
+TASK = "translation"
+#: Hyperparameters a resumed checkpoint must share with the run (the rest may change, e.g. the learning rate).
+ARCHITECTURE = ("image_size", "num_styles", "block", "block_resolutions", "width_g", "width_d", "style_dim",
+                "kernel_size", "group_channels", "reduction_ratio", "attention_pool")
+
+
+def check_resumable(ckpt: dict, path: Path, hparams: dict, data: dict) -> None:
+    """Refuse a checkpoint that is no translation checkpoint, or of another architecture or styles."""
+    if (ckpt.get("igan") or {}).get("task") != TASK or "state_dict" not in ckpt or "loops" not in ckpt:
+        raise IganError(f"{path} is not a checkpoint of a translation training run")
+    saved = ckpt.get("hyper_parameters") or {}
+    differ = [k for k in ARCHITECTURE if _plain(saved.get(k)) != _plain(hparams.get(k))]
+    if differ:
+        shown = ", ".join(f"model.{k}={saved.get(k)!r} (this run {hparams.get(k)!r})" for k in differ)
+        raise IganError(f"{path} was trained with {shown}; resume with the config it was trained with")
+    saved_data = ckpt.get("datamodule_hyper_parameters") or {}
+    for key in ("source_font", "styles", "image_size"):
+        if key in saved_data and _plain(saved_data[key]) != _plain(data.get(key)):
+            raise IganError(f"{path} was trained on data.{key}={saved_data[key]!r}, this run has {data.get(key)!r}")
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+class TranslationCLI(LightningCLI):
+    """LightningCLI over :class:`Translation` and :class:`PairsDataModule`, with igan's run folder."""
+
+    def __init__(self, args: list[str] | None = None) -> None:
+        super().__init__(
+            Translation, PairsDataModule, run=False, args=args, seed_everything_default=0,
+            save_config_callback=RunConfigSaver, save_config_kwargs={"overwrite": True},
+            trainer_defaults={"default_root_dir": "runs", "log_every_n_steps": 10},
+        )
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--task", type=Literal["translation"], default=TASK,
+                            help="Marks a translation config (train_gan.py dispatches on it).")
+        parser.add_argument("--run_name", type=Optional[str], default=None,
+                            help="Name of the run (default calligraphy_pairs-<block>-s<seed>).")
+        parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
+        parser.add_argument("--wandb_group", type=Optional[str], default=None,
+                            help="W&B group of the run (default: translate).")
+        parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
+        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
+                            help="Resume from this checkpoint ('last' for the run's last.ckpt).")
+        parser.add_argument("--overwrite", type=bool, default=False,
+                            help="Start a new run where the run folder holds one (the old one is moved aside).")
+        parser.add_lightning_class_args(HeldOutGrid, "samples")
+        parser.add_lightning_class_args(HeldOutMetrics, "metrics")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.filename": "epoch{epoch:03d}", "checkpoint.auto_insert_metric_name": False,
+            "checkpoint.save_last": False, "checkpoint.save_top_k": -1, "checkpoint.every_n_epochs": 5,
+        })
+        parser.link_arguments("data.image_size", "model.image_size")
+        parser.link_arguments("data.styles", "model.num_styles", compute_fn=len)
+
+    def run_name(self) -> str:
+        return self.config.run_name or f"calligraphy_pairs-{self.config.model.block}-s{self.config.seed_everything}"
+
+    def instantiate_trainer(self, **kwargs):
+        name = self.run_name()
+        root = Path(self.config.trainer.default_root_dir or "runs")
+        checkpoint: ModelCheckpoint = self.config_init.checkpoint
+        if checkpoint.dirpath is None:
+            checkpoint.dirpath = str(root / name / "checkpoints")
+        samples: HeldOutGrid = self.config_init.samples
+        if samples.dirpath is None:
+            samples.dirpath = Path(self.config.samples_root) / name
+        if self.config.overwrite and self.config.ckpt_path:
+            raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
+        resumed = self._resume_checkpoint(Path(checkpoint.dirpath))
+        if resumed is None:
+            self._guard_run_folder(Path(checkpoint.dirpath).parent, samples.dirpath)
+        wandb_id = ((resumed or {}).get("igan") or {}).get("wandb_run_id")
+        if self.config.trainer.logger in (None, True):
+            config = yaml.safe_load(self.parser.dump(self.config, skip_link_targets=False, skip_none=False))
+            root.mkdir(parents=True, exist_ok=True)
+            logger = wandb_logging.EpochAxisWandbLogger(
+                project=self.config.wandb_project, name=name, group=self.config.wandb_group or "translate",
+                save_dir=str(root), config=config, **({"id": wandb_id, "resume": "allow"} if wandb_id else {}),
+            )
+            logger.progress_source = self.model
+            kwargs["logger"] = logger
+        metrics: HeldOutMetrics = self.config_init.metrics
+        # Lightning calls callbacks in list order, checkpoints last: the metrics.csv row of an epoch
+        # follows its grid and scores, and the checkpoint follows the row.
+        extra = [self._get(self.config_init, key) for key in self._parser(self.subcommand).callback_keys]
+        extra += [TranslationHistory(Path(checkpoint.dirpath).parent, list(self.config.data.styles), samples, metrics),
+                  last := LastCheckpoint(checkpoint.dirpath),
+                  DivergenceGuard(checkpoint.dirpath),
+                  ExactResume(self.config.seed_everything if type(self.config.seed_everything) is int else None),
+                  GracefulInterrupt(last)]
+        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        if not trainer_config.get("plugins"):
+            trainer_config["plugins"] = [AtomicCheckpointIO()]
+        trainer = self._instantiate_trainer(trainer_config, extra)
+        for logger in trainer.loggers:
+            if isinstance(logger, wandb_logging.EpochAxisWandbLogger) and trainer.is_global_zero:
+                logger.define_epoch_axis()
+        return trainer
+
+    def _resume_checkpoint(self, checkpoint_dir: Path) -> dict | None:
+        ckpt_path = self.config.ckpt_path
+        if not ckpt_path:
+            return None
+        path = checkpoint_dir / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+        if ckpt_path == "last" and not path.is_file():
+            raise IganError(f"--ckpt_path=last: no last.ckpt in {checkpoint_dir} to resume from")
+        ckpt = load_checkpoint_file(path)
+        check_resumable(ckpt, path, dict(self.model.hparams), dict(self.datamodule.hparams))
+        self.config.ckpt_path = str(path)
+        return ckpt
+
+    @rank_zero_only
+    def _guard_run_folder(self, run_dir: Path, samples_dir: Path) -> None:
+        """A new run never mixes its files into an earlier run's folder: stop, or move it aside with --overwrite."""
+        if not (run_dir / "checkpoints" / "last.ckpt").is_file():
+            return
+        if not self.config.overwrite:
+            raise IganError(f"{run_dir} holds a run already: continue it with --ckpt_path=last, "
+                            "or start over with --overwrite (the old run is moved aside)")
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for folder in (run_dir, Path(samples_dir)):
+            if folder.exists():
+                shutil.move(str(folder), str(folder.with_name(f"{folder.name}.replaced-{stamp}")))
+
+    def summary(self) -> str:
+        checkpoint: ModelCheckpoint = self.config_init.checkpoint
+        samples: HeldOutGrid = self.config_init.samples
+        last = Path(checkpoint.dirpath) / "last.ckpt"
+        lines = [f"Run '{self.run_name()}' finished after {self.trainer.current_epoch} epoch(s).",
+                 f"  checkpoint:   {last if last.exists() else 'none written'}",
+                 f"  metrics:      {Path(checkpoint.dirpath).parent / 'metrics.csv'}"]
+        if samples.last_path is not None:
+            lines.append(f"  grids:        {samples.dirpath}/epoch_*.png (latest {samples.last_path.name})")
+        return "\n".join(lines)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _interrupted(cli: TranslationCLI | None, err: BaseException) -> int | None:
+    stop = next((c for c in getattr(getattr(cli, "trainer", None), "callbacks", []) if isinstance(c, GracefulInterrupt)),
+                None)
+    if stop is not None and stop.outcome:
+        print(stop.outcome, file=sys.stderr, flush=True)
+        return stop.exit_code or 130
+    if isinstance(err, KeyboardInterrupt):
+        print("interrupted (Ctrl-C) before training started; nothing to resume", file=sys.stderr, flush=True)
+        return 130
+    return None
+
+
+def main(args: list[str] | None = None) -> int:
+    """Train one translation model from a config; returns the process exit code."""
+    wandb_logging.choose_mode()
+    import wandb
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cli = None
+    try:
+        try:
+            cli = TranslationCLI(args=args)
+        except (IganError, ValueError) as err:
+            return _fail(str(err))
+        except OSError as err:
+            return _fail(f"cannot write {err.filename} ({err.strerror or err})")
+        g = sum(p.numel() for p in cli.model.generator.parameters())
+        d = sum(p.numel() for p in cli.model.discriminator.parameters())
+        print(f"Run '{cli.run_name()}': block {cli.model.hparams.block}; G {g / 1e6:.2f} M params, D {d / 1e6:.2f} M params")
+        try:
+            cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
+        except IganError as err:
+            return _fail(str(err))
+        except OSError as err:
+            return _fail(f"cannot write {err.filename} ({err.strerror or err})")
+        if cli.trainer.is_global_zero:
+            print(cli.summary())
+        return 0
+    except (KeyboardInterrupt, SystemExit) as err:
+        code = _interrupted(cli, err)
+        if code is None:
+            raise
+        return code
+    finally:
+        if wandb.run is not None:
+            wandb.finish()
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
+
+
+def is_translation_config(path: str | os.PathLike) -> bool:
+    """Whether a config file says ``task: translation`` at its top level (what train_gan.py dispatches on)."""
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(config, dict) and config.get("task") == TASK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
