@@ -24,6 +24,7 @@ header, so a file written before a column was added gains it (empty) instead of 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ from typing import Any, Optional
 
 import lightning as L
 import torch
+
+from igan.errors import IganError
 
 COLUMNS = [
     "epoch", "global_step", "g_updates", "d_updates", "train_seconds",
@@ -116,25 +119,40 @@ class RunHistory(L.Callback):
         return {key: values.get(key) for key in COLUMNS}
 
     def write_row(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(COLUMNS)
-            writer.writerow([_format(v) for v in self.row(trainer, pl_module, epoch).values()])
+        """Append one row, all or nothing: the file is rewritten beside itself and renamed over."""
+        old = self.path.read_text() if self.path.exists() else ""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        if not old:
+            writer.writerow(COLUMNS)
+        writer.writerow([_format(v) for v in self.row(trainer, pl_module, epoch).values()])
+        self._replace(old + buffer.getvalue())
 
     def _truncate_after(self, epoch: int) -> None:
         """Drop rows of epochs after ``epoch`` (left by a run killed before its next checkpoint)."""
         if not self.path.exists():
             return
         rows = [r for r in read_history(self.path) if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epoch]
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, self.path)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        self._replace(buffer.getvalue())
+
+    def _replace(self, text: str) -> None:
+        """Write ``text`` to a temporary file and rename it over metrics.csv: a full disk or a kill mid-write
+        leaves the previous complete file, and the error names the path."""
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", newline="") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise IganError(f"cannot write {self.path} ({err.strerror or err})") from err
 
     def state_dict(self) -> dict[str, Any]:
         return {"train_seconds": self.train_seconds}
