@@ -64,8 +64,9 @@ class RunHistory(L.Callback):
     calls callbacks in order, so their values for the epoch exist when the row is written.
     """
 
-    def __init__(self, run_dir: str | Path, samples=None, metrics=None) -> None:
+    def __init__(self, run_dir: str | Path, samples=None, metrics=None, columns: Optional[list[str]] = None) -> None:
         self.path = Path(run_dir) / "metrics.csv"
+        self.columns = list(columns or COLUMNS)  # another task's module (translation) brings its own
         self.samples, self.metrics = samples, metrics
         self.train_seconds = 0.0
         self._epoch_start: Optional[float] = None
@@ -112,11 +113,12 @@ class RunHistory(L.Callback):
         if self.metrics is not None:
             values.update(getattr(self.metrics, "results", {}).get(epoch, {}))
         if self.samples is not None:
-            values["diversity"] = self.samples.diversity.get(epoch)
+            if hasattr(self.samples, "diversity"):
+                values["diversity"] = self.samples.diversity.get(epoch)
             grid = self.samples.grid_path(epoch)
             if grid is not None and grid.exists():
                 values["grid"] = os.path.relpath(grid.resolve(), self.path.parent.resolve())
-        return {key: values.get(key) for key in COLUMNS}
+        return {key: values.get(key) for key in self.columns}
 
     def write_row(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
         """Append one row, all or nothing: the file is rewritten beside itself and renamed over."""
@@ -124,7 +126,7 @@ class RunHistory(L.Callback):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         if not old:
-            writer.writerow(COLUMNS)
+            writer.writerow(self.columns)
         writer.writerow([_format(v) for v in self.row(trainer, pl_module, epoch).values()])
         self._replace(old + buffer.getvalue())
 
@@ -134,7 +136,7 @@ class RunHistory(L.Callback):
             return
         rows = [r for r in read_history(self.path) if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epoch]
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         self._replace(buffer.getvalue())
