@@ -6,6 +6,11 @@
 image, generated and written batch by batch, so any --num runs in bounded memory. The same
 ``--seed`` gives byte-identical files. Checkpoints are loaded with ``weights_only=True`` (no
 pickled code runs).
+
+A translation checkpoint (``configs/translate/*.yaml``) translates characters instead:
+``--chars 永字八法 --style "LXGW WenKai" --out x.png`` renders them in the run's source font and
+writes one grid: the source row, then per style the translated row and the true row (white where
+that style's font lacks the character). ``--style all`` gives a row pair per style.
 """
 
 from __future__ import annotations
@@ -30,6 +35,37 @@ def counting(batches: Iterable[torch.Tensor], bar: tqdm) -> Iterator[torch.Tenso
         bar.update(len(images))  # once written
 
 
+def load_unconditional(ckpt: str) -> torch.nn.Module:
+    """The generator of an unconditional checkpoint; a translation checkpoint is told to give --chars."""
+    try:
+        return load_generator(ckpt)
+    except IganError:
+        from igan.checkpoint_file import load_checkpoint_file
+        from igan.translation.sampling import TASK, checkpoint_task
+
+        if checkpoint_task(load_checkpoint_file(ckpt)) == TASK:
+            raise IganError(f"{ckpt} is a translation checkpoint: give the characters to translate with --chars "
+                            "(and --style NAME or all)") from None
+        raise
+
+
+def translate_chars(args: argparse.Namespace) -> int:
+    """The --chars path: one grid of the characters in the style(s) asked for."""
+    # Imported here: the translation package pulls in Lightning, which the unconditional path never needs.
+    from igan.translation.sampling import load_translator, parse_chars, style_ids, write_translation_grid
+
+    if output_kind(args.out) != "grid":
+        raise IganError(f"--out {args.out}: --chars writes one grid; give an image file (.png, .jpg, .jpeg or .webp)")
+    chars = parse_chars(args.chars)
+    translator = load_translator(args.ckpt)
+    styles = style_ids(translator, args.style or "all")
+    if len(chars) * (1 + 2 * len(styles)) > MAX_GRID:
+        raise IganError(f"--chars: {len(chars)} characters make more than {MAX_GRID} images in one grid")
+    path = write_translation_grid(translator.to(args.device), chars, styles, args.out)
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, help="checkpoint written by train_gan.py")
@@ -40,8 +76,20 @@ def main(argv: list[str] | None = None) -> int:
                              "image (a path without a suffix, or ending in /) (default samples/sample.png)")
     parser.add_argument("--batch_size", type=int, default=256, help="images generated at a time (default 256)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--chars", default=None,
+                        help="translation checkpoints only: the characters to translate, e.g. 永字八法 "
+                             "(rendered in the checkpoint's source font; one grid column each)")
+    parser.add_argument("--style", default=None,
+                        help="with --chars: the style (target font) to translate into, by its font name as "
+                             "trained (e.g. 'LXGW WenKai'), or 'all' for a row pair per style (default all)")
     args = parser.parse_args(argv)
     try:
+        if args.device.startswith("cuda") and not torch.cuda.is_available():
+            raise IganError("--device cuda requested but no CUDA device is available")
+        if args.chars is not None:
+            return translate_chars(args)
+        if args.style is not None:
+            raise IganError("--style goes with --chars (the characters to translate)")
         if args.num < 1:
             raise IganError(f"--num must be >= 1, got {args.num}")
         if args.batch_size < 1:
@@ -50,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "grid" and args.num > MAX_GRID:
             raise IganError(f"--num {args.num} is too many for one grid (at most {MAX_GRID}); "
                             f"write them to a folder instead (--out without an image suffix)")
-        if args.device.startswith("cuda") and not torch.cuda.is_available():
-            raise IganError("--device cuda requested but no CUDA device is available")
-        generator = load_generator(args.ckpt).to(args.device)
+        generator = load_unconditional(args.ckpt).to(args.device)
         batches = generate_batches(generator, args.num, args.seed, args.batch_size)
         with tqdm(total=args.num, unit="img", desc="generating", file=sys.stderr, leave=False) as bar:
             counted = counting(batches, bar)

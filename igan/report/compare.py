@@ -42,6 +42,8 @@ CURVE_METRICS = (
     ("kid", "KID", "KID x1e3", 1e3, "kid_std"),
     ("recall", "recall", "recall (k=3; falling = fewer modes)", 1.0, None),
     ("coverage", "coverage", "coverage (k=5; falling = fewer modes)", 1.0, None),
+    ("l1", "held-out L1", "L1 to the true glyph (lower is better)", 1.0, None),
+    ("ssim", "held-out SSIM", "SSIM to the true glyph (higher is better)", 1.0, None),
 )
 
 __all__ = ["CompareWarning", "compare_runs", "main", "parse_epochs"]

@@ -20,9 +20,11 @@ from typing import Any, Optional, Sequence
 from igan.errors import IganError
 
 #: Columns every metrics.csv has; training writes more (losses, step counts), which are kept too.
-REQUIRED_COLUMNS = ("epoch", "train_seconds", "fid", "kid", "kid_std", "diversity", "grid")
+REQUIRED_COLUMNS = ("epoch", "train_seconds", "fid", "kid", "kid_std", "grid")
 #: Collapse-aware metrics of newer runs (precision/recall k=3, density/coverage k=5); optional.
 PRDC_COLUMNS = ("precision", "recall", "density", "coverage")
+#: Numeric columns some runs lack: diversity (unconditional runs only), held-out L1/SSIM (translation runs only).
+OPTIONAL_COLUMNS = ("diversity", "l1", "ssim", *PRDC_COLUMNS)
 GRID_NAME = re.compile(r"^epoch_(\d+)\.png$")
 #: ``<label>-s<seed>``: how training (``<data>-<model>-s<seed>``) and igan.study name runs.
 SEED_SUFFIX = re.compile(r"^(?P<label>.+)-s(?P<seed>\d+)$")
@@ -148,7 +150,7 @@ def parse_extra(text: Optional[str]) -> Any:
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """The rows of ``run_dir/metrics.csv`` parsed and sorted by epoch; every column is kept.
 
-    The required and PRDC columns must be numbers (or empty); other columns (losses, counts,
+    The required and optional columns must be numbers (or empty); other columns (losses, counts,
     columns added later) become floats where they are numbers. A resumed run may append an
     epoch twice; the later row wins, as it describes the weights that training continued from.
     Grid paths are resolved against the run directory (absolute paths stay as they are).
@@ -162,7 +164,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise IganError(f"{path}: malformed, missing column(s) {', '.join(missing)}")
-        numeric = [c for c in REQUIRED_COLUMNS + PRDC_COLUMNS if c in header and c not in ("epoch", "grid")]
+        numeric = [c for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c in header and c not in ("epoch", "grid")]
         by_epoch: dict[int, dict[str, Any]] = {}
         for line, record in enumerate(reader, start=2):
             where = f"{path}:{line}"
