@@ -43,7 +43,11 @@ from igan.training.guards import DivergenceGuard
 from igan.training.history import RunHistory
 from igan.training.progress import RunProgressBar
 from igan.training.resume import ExactResume, GracefulInterrupt
-from igan.training.run_folder import RunFolderLock, guard_run_folder, launched_as_rank_zero
+from igan.training.run_folder import (
+    RunFolderLock,
+    guard_run_folder,
+    launched_as_rank_zero,
+)
 
 #: Trainer arguments where Lightning reads an int as a count of batches and a float as a fraction.
 BATCH_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches")
@@ -289,6 +293,13 @@ class IganCLI(LightningCLI):
                 logger.define_epoch_axis()
         return trainer
 
+    def banner(self) -> str:
+        """The line printed before training: the run and the size of its networks."""
+        stats = self.model_stats
+        return (f"Run '{self.run_name()}': G {stats['params_G'] / 1e6:.2f} M params, "
+                f"{stats['flops_G_per_image'] / 1e9:.3f} GFLOPs per image; D {stats['params_D'] / 1e6:.2f} M params, "
+                f"{stats['flops_D_per_image'] / 1e9:.3f} GFLOPs per image")
+
     def summary(self) -> str:
         """Where the run left its checkpoint, grids and W&B files."""
         checkpoint: ModelCheckpoint = self.config_init.checkpoint
@@ -337,11 +348,14 @@ def _interrupted(cli: Optional[IganCLI], err: BaseException) -> Optional[int]:
     return None
 
 
-def main(args: Optional[list[str]] = None) -> int:
-    """Train one GAN from a config; returns the process exit code.
+def main(args: Optional[list[str]] = None, cli_class: Optional[type] = None) -> int:
+    """Train one model from a config; returns the process exit code.
 
-    SIGTERM and Ctrl-C end it with last.ckpt saved and one ``interrupted:`` line (exit 143 / 130).
+    ``cli_class`` is :class:`IganCLI` by default (another task passes its own: it needs ``banner``,
+    ``summary`` and ``release_run_folder``). SIGTERM and Ctrl-C end it with last.ckpt saved and one
+    ``interrupted:`` line (exit 143 / 130).
     """
+    cli_class = cli_class or IganCLI
     wandb_logging.choose_mode()
     import wandb
 
@@ -349,19 +363,16 @@ def main(args: Optional[list[str]] = None) -> int:
     cli = None
     try:
         try:
-            cli = IganCLI(args=args)
+            cli = cli_class(args=args)
         except (IganError, ValueError) as err:  # bad config values, caught while building the classes
             return _fail(str(err))
         except OSError as err:  # a run folder or W&B folder that cannot be written
             return _write_failed(err)
         except Exception as err:  # wandb.init runs here (the logger's epoch axis); nothing is trained or written yet
             if wandb_logging.failed_online(err):
-                return main(args)
+                return main(args, cli_class)
             raise
-        stats = cli.model_stats
-        print(f"Run '{cli.run_name()}': G {stats['params_G'] / 1e6:.2f} M params, "
-              f"{stats['flops_G_per_image'] / 1e9:.3f} GFLOPs per image; D {stats['params_D'] / 1e6:.2f} M params, "
-              f"{stats['flops_D_per_image'] / 1e9:.3f} GFLOPs per image")
+        print(cli.banner())
         try:
             cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
         except IganError as err:
@@ -371,7 +382,7 @@ def main(args: Optional[list[str]] = None) -> int:
         except Exception as err:
             if cli.trainer.global_step == 0 and wandb_logging.failed_online(err):
                 cli.release_run_folder()
-                return main(args)  # once: WANDB_MODE is offline now
+                return main(args, cli_class)  # once: WANDB_MODE is offline now
             raise
         if cli.trainer.is_global_zero:  # other DDP ranks have no run folder or W&B run of their own
             print(cli.summary())

@@ -9,26 +9,27 @@ graceful interrupts, W&B with an ``epoch`` axis and the one-line errors are thos
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Literal, Optional
 
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
 
 from igan.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
 from igan.training import wandb_logging
 from igan.training.checkpoints import AtomicCheckpointIO, LastCheckpoint
 from igan.training.cli import RunConfigSaver
+from igan.training.cli import main as train_main
 from igan.training.guards import DivergenceGuard
 from igan.training.resume import ExactResume, GracefulInterrupt
+from igan.training.run_folder import (
+    RunFolderLock,
+    guard_run_folder,
+    launched_as_rank_zero,
+)
 from igan.translation.data import PairsDataModule
 from igan.translation.grid import HeldOutGrid
 from igan.translation.history import TranslationHistory
@@ -107,9 +108,25 @@ class TranslationCLI(LightningCLI):
             samples.dirpath = Path(self.config.samples_root) / name
         if self.config.overwrite and self.config.ckpt_path:
             raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
+        if launched_as_rank_zero():  # DDP's other ranks re-run this CLI: rank 0 alone locks and checks
+            self.run_lock = RunFolderLock(Path(checkpoint.dirpath).parent)
+            self.run_lock.acquire()
+        try:
+            return self._instantiate_trainer_locked(name, root, checkpoint, samples, **kwargs)
+        except BaseException:
+            self.release_run_folder()
+            raise
+
+    def release_run_folder(self) -> None:
+        lock = getattr(self, "run_lock", None)
+        if lock is not None:
+            lock.release()
+
+    def _instantiate_trainer_locked(self, name: str, root: Path, checkpoint: ModelCheckpoint, samples: HeldOutGrid,
+                                    **kwargs):
         resumed = self._resume_checkpoint(Path(checkpoint.dirpath))
-        if resumed is None:
-            self._guard_run_folder(Path(checkpoint.dirpath).parent, samples.dirpath)
+        if resumed is None and getattr(self, "run_lock", None) is not None:
+            guard_run_folder(self.run_lock, Path(checkpoint.dirpath), samples.dirpath, self.config.overwrite)
         wandb_id = ((resumed or {}).get("igan") or {}).get("wandb_run_id")
         if self.config.trainer.logger in (None, True):
             config = yaml.safe_load(self.parser.dump(self.config, skip_link_targets=False, skip_none=False))
@@ -150,18 +167,11 @@ class TranslationCLI(LightningCLI):
         self.config.ckpt_path = str(path)
         return ckpt
 
-    @rank_zero_only
-    def _guard_run_folder(self, run_dir: Path, samples_dir: Path) -> None:
-        """A new run never mixes its files into an earlier run's folder: stop, or move it aside with --overwrite."""
-        if not (run_dir / "checkpoints" / "last.ckpt").is_file():
-            return
-        if not self.config.overwrite:
-            raise IganError(f"{run_dir} holds a run already: continue it with --ckpt_path=last, "
-                            "or start over with --overwrite (the old run is moved aside)")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        for folder in (run_dir, Path(samples_dir)):
-            if folder.exists():
-                shutil.move(str(folder), str(folder.with_name(f"{folder.name}.replaced-{stamp}")))
+    def banner(self) -> str:
+        """The line printed before training: the run, its block and the size of its networks."""
+        g = sum(p.numel() for p in self.model.generator.parameters())
+        d = sum(p.numel() for p in self.model.discriminator.parameters())
+        return f"Run '{self.run_name()}': block {self.model.hparams.block}; G {g / 1e6:.2f} M params, D {d / 1e6:.2f} M params"
 
     def summary(self) -> str:
         checkpoint: ModelCheckpoint = self.config_init.checkpoint
@@ -175,61 +185,9 @@ class TranslationCLI(LightningCLI):
         return "\n".join(lines)
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
-
-
-def _interrupted(cli: TranslationCLI | None, err: BaseException) -> int | None:
-    stop = next((c for c in getattr(getattr(cli, "trainer", None), "callbacks", []) if isinstance(c, GracefulInterrupt)),
-                None)
-    if stop is not None and stop.outcome:
-        print(stop.outcome, file=sys.stderr, flush=True)
-        return stop.exit_code or 130
-    if isinstance(err, KeyboardInterrupt):
-        print("interrupted (Ctrl-C) before training started; nothing to resume", file=sys.stderr, flush=True)
-        return 130
-    return None
-
-
 def main(args: list[str] | None = None) -> int:
     """Train one translation model from a config; returns the process exit code."""
-    wandb_logging.choose_mode()
-    import wandb
-
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    cli = None
-    try:
-        try:
-            cli = TranslationCLI(args=args)
-        except (IganError, ValueError) as err:
-            return _fail(str(err))
-        except OSError as err:
-            return _fail(f"cannot write {err.filename} ({err.strerror or err})")
-        g = sum(p.numel() for p in cli.model.generator.parameters())
-        d = sum(p.numel() for p in cli.model.discriminator.parameters())
-        print(f"Run '{cli.run_name()}': block {cli.model.hparams.block}; G {g / 1e6:.2f} M params, D {d / 1e6:.2f} M params")
-        try:
-            cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
-        except IganError as err:
-            return _fail(str(err))
-        except OSError as err:
-            return _fail(f"cannot write {err.filename} ({err.strerror or err})")
-        if cli.trainer.is_global_zero:
-            print(cli.summary())
-        return 0
-    except (KeyboardInterrupt, SystemExit) as err:
-        code = _interrupted(cli, err)
-        if code is None:
-            raise
-        return code
-    finally:
-        if wandb.run is not None:
-            wandb.finish()
-        if threading.current_thread() is threading.main_thread():
-            for sig, handler in handlers.items():
-                if handler is not None:
-                    signal.signal(sig, handler)
+    return train_main(args, cli_class=TranslationCLI)
 
 
 def is_translation_config(path: str | os.PathLike) -> bool:
