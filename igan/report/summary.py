@@ -23,12 +23,18 @@ def summarize_config(config: Path) -> dict[str, int]:
     """Build the networks a config names (as train_gan.py would) and summarise them."""
     from igan.training.cli import IganCLI
 
-    for name in ("lightning.pytorch", "lightning.fabric"):  # no trainer banners in the table
-        logging.getLogger(name).setLevel(logging.WARNING)
-    with warnings.catch_warnings():  # "args given while sys.argv has arguments": intended here
-        warnings.simplefilter("ignore", UserWarning)
-        cli = IganCLI(args=["--config", str(config), "--trainer.logger=false", "--trainer.enable_progress_bar=false"],
-                      claim_run_folder=False)
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:  # no trainer banners in the table
+            logger.setLevel(logging.WARNING)
+        with warnings.catch_warnings():  # "args given while sys.argv has arguments": intended here
+            warnings.simplefilter("ignore", UserWarning)
+            cli = IganCLI(args=["--config", str(config), "--trainer.logger=false", "--trainer.enable_progress_bar=false"],
+                          claim_run_folder=False)
+    finally:  # a library call leaves the caller's logging as it found it
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
     return model_summary(cli.model.generator, cli.model.discriminator)
 
 

@@ -348,7 +348,7 @@ def _interrupted(cli: Optional[IganCLI], err: BaseException) -> Optional[int]:
     return None
 
 
-def main(args: Optional[list[str]] = None, cli_class: Optional[type] = None) -> int:
+def main(args: Optional[list[str]] = None, cli_class: Optional[type] = None, _waited: float = 0.0) -> int:
     """Train one model from a config; returns the process exit code.
 
     ``cli_class`` is :class:`IganCLI` by default (another task passes its own: it needs ``banner``,
@@ -371,6 +371,8 @@ def main(args: Optional[list[str]] = None, cli_class: Optional[type] = None) -> 
         except Exception as err:  # wandb.init runs here (the logger's epoch axis); nothing is trained or written yet
             if wandb_logging.failed_online(err):
                 return main(args, cli_class)
+            if wandb_logging.wait_if_run_id_in_use(err, _waited):
+                return main(args, cli_class, _waited + 5.0)
             raise
         print(cli.banner())
         try:

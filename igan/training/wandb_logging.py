@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import Optional
 
 from lightning.pytorch.loggers import WandbLogger
@@ -85,4 +86,25 @@ def failed_online(err: BaseException) -> bool:
     os.environ["WANDB_MODE"] = "offline"
     if wandb_run := sys.modules["wandb"].run:
         wandb_run.finish()
+    return True
+
+
+#: How long a resumed run waits for the W&B service of a killed process to let go of the run id.
+RUN_ID_WAIT_SECONDS = 30.0
+
+
+def wait_if_run_id_in_use(err: BaseException, waited: float) -> bool:
+    """True after a pause when wandb refused the run id as in use and the wait budget is not spent.
+
+    A run killed with SIGKILL leaves its W&B service process behind for a few seconds; resuming at
+    once (``--ckpt_path=last``, a study re-run) asks for the same run id and is refused until it exits.
+    """
+    if not type(err).__module__.startswith("wandb") or "is in use" not in str(err) or waited >= RUN_ID_WAIT_SECONDS:
+        return False
+    print(f"warning: the W&B run id is still held by a stopped process; retrying in 5 s ({str(err).splitlines()[0]})",
+          file=sys.stderr, flush=True)
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.run.finish()
+    time.sleep(5.0)
     return True

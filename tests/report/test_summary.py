@@ -90,3 +90,15 @@ def test_summary_ignores_a_trained_and_locked_run_folder(tmp_path, monkeypatch):
         lock.release()
     assert summary["params_G"] > 0
     assert (run_dir / "checkpoints" / "last.ckpt").read_bytes() == b"a finished run"
+
+
+def test_summary_leaves_lightning_logging_as_it_was():
+    """Summarising silences Lightning's banners only while it builds the config."""
+    import logging
+
+    from igan.report.summary import summarize_config
+
+    logger = logging.getLogger("lightning.pytorch")
+    before = logger.level
+    summarize_config(REPO / "configs" / "ablation" / "cifar10_none.yaml")
+    assert logger.level == before

@@ -406,13 +406,30 @@ def test_config_yaml_that_cannot_be_written(tiny_cifar10, tmp_path, capsys):
 
 
 def test_an_unnamed_write_failure_is_one_line(tiny_cifar10, tmp_path, monkeypatch, capsys):
-    """An OSError no writer turned into a message (here from metrics.csv) still ends in one line, exit 2."""
+    """An OSError that no writer turned into a message, with no file name (here raised where the grid
+    is drawn), still ends in one line naming the cause, exit 2."""
+    import errno
+    import os
+
+    import igan.training.callbacks
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(igan.training.callbacks, "grid_array", no_space)
+    out = tmp_path / "out"
+    fails_cleanly(capsys, cli_args(out, tiny_cifar10, "--trainer.logger=false"),
+                  "a write failed (No space left on device)")
+
+
+def test_a_metrics_csv_that_cannot_be_written_is_named(tiny_cifar10, tmp_path, monkeypatch, capsys):
+    """metrics.csv's own writer names the file; the run keeps no half-written file."""
     import igan.training.history
 
     real_open = open
 
     def failing_open(file, mode="r", *args, **kwargs):
-        if str(file).endswith("metrics.csv") and "a" in mode:
+        if str(file).endswith("metrics.csv.tmp") and "w" in mode:
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, mode, *args, **kwargs)
 
@@ -420,6 +437,7 @@ def test_an_unnamed_write_failure_is_one_line(tiny_cifar10, tmp_path, monkeypatc
     out = tmp_path / "out"
     fails_cleanly(capsys, cli_args(out, tiny_cifar10, "--trainer.logger=false"),
                   f"cannot write {out / 'runs' / RUN / 'metrics.csv'} (Permission denied)")
+    assert not list((out / "runs" / RUN).glob(".*.tmp"))
 
 
 @pytest.fixture
