@@ -116,7 +116,47 @@ class RunConfigSaver(SaveConfigCallback):
             raise IganError(f"cannot write {path} ({err.strerror or err})") from err
 
 
-class IganCLI(LightningCLI):
+class RunFolderCLI(LightningCLI):
+    """A LightningCLI whose trainer is built only once its run folder is claimed.
+
+    The run's paths are resolved, the folder is locked (global rank 0 only: DDP's other ranks re-run
+    the CLI), ``--ckpt_path`` is checked, and a new run over a folder that holds one is refused (or,
+    with ``--overwrite``, the old run is moved aside). Subclasses provide ``run_name``,
+    ``resume_checkpoint`` and ``build_trainer``.
+    """
+
+    claim_run_folder = True
+
+    def instantiate_trainer(self, **kwargs):
+        name = self.run_name()
+        root = Path(self.config.trainer.default_root_dir or "runs")
+        checkpoint: ModelCheckpoint = self.config_init.checkpoint
+        if checkpoint.dirpath is None:
+            checkpoint.dirpath = str(root / name / "checkpoints")
+        samples = self.config_init.samples
+        if samples.dirpath is None:
+            samples.dirpath = Path(self.config.samples_root) / name
+        if self.config.overwrite and self.config.ckpt_path:
+            raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
+        if self.claim_run_folder and launched_as_rank_zero():
+            self.run_lock = RunFolderLock(Path(checkpoint.dirpath).parent)
+            self.run_lock.acquire()
+        try:
+            resumed = self.resume_checkpoint(Path(checkpoint.dirpath))
+            if resumed is None and getattr(self, "run_lock", None) is not None:
+                guard_run_folder(self.run_lock, Path(checkpoint.dirpath), samples.dirpath, self.config.overwrite)
+            return self.build_trainer(name, root, checkpoint, samples, resumed, **kwargs)
+        except BaseException:
+            self.release_run_folder()
+            raise
+
+    def release_run_folder(self) -> None:
+        lock = getattr(self, "run_lock", None)
+        if lock is not None:
+            lock.release()
+
+
+class IganCLI(RunFolderCLI):
     """LightningCLI with igan's run naming, W&B logger, checkpoints and sample grids."""
 
     def __init__(self, args: Optional[list[str]] = None, claim_run_folder: bool = True) -> None:
@@ -214,36 +254,8 @@ class IganCLI(LightningCLI):
         self.config.ckpt_path = str(path)
         return ckpt
 
-    def instantiate_trainer(self, **kwargs):
-        name = self.run_name()
-        root = Path(self.config.trainer.default_root_dir or "runs")
-        checkpoint: ModelCheckpoint = self.config_init.checkpoint
-        if checkpoint.dirpath is None:
-            checkpoint.dirpath = str(root / name / "checkpoints")
-        samples: SampleGrid = self.config_init.samples
-        if samples.dirpath is None:
-            samples.dirpath = Path(self.config.samples_root) / name
-        if self.config.overwrite and self.config.ckpt_path:
-            raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
-        if self.claim_run_folder and launched_as_rank_zero():  # DDP's other ranks re-run this CLI: rank 0 alone locks
-            self.run_lock = RunFolderLock(Path(checkpoint.dirpath).parent)
-            self.run_lock.acquire()
-        try:
-            return self._instantiate_trainer_locked(name, root, checkpoint, samples, **kwargs)
-        except BaseException:
-            self.release_run_folder()
-            raise
-
-    def release_run_folder(self) -> None:
-        lock = getattr(self, "run_lock", None)
-        if lock is not None:
-            lock.release()
-
-    def _instantiate_trainer_locked(self, name: str, root: Path, checkpoint: ModelCheckpoint, samples: SampleGrid,
-                                    **kwargs):
-        resumed = self.resume_checkpoint(Path(checkpoint.dirpath))
-        if resumed is None and getattr(self, "run_lock", None) is not None:
-            guard_run_folder(self.run_lock, Path(checkpoint.dirpath), samples.dirpath, self.config.overwrite)
+    def build_trainer(self, name: str, root: Path, checkpoint: ModelCheckpoint, samples: SampleGrid,
+                      resumed: Optional[dict], **kwargs):
         wandb_id = ((resumed or {}).get("igan") or {}).get("wandb_run_id")
         self.model_stats = model_summary(self.model.generator, self.model.discriminator)
         if self.config.trainer.logger in (None, True):
@@ -373,6 +385,9 @@ def main(args: Optional[list[str]] = None, cli_class: Optional[type] = None, _wa
                 return main(args, cli_class)
             if wandb_logging.wait_if_run_id_in_use(err, _waited):
                 return main(args, cli_class, _waited + 5.0)
+            if wandb_logging.run_id_in_use(err):
+                return _fail(f"W&B still holds this run's id after {_waited:.0f} s ({str(err).splitlines()[0]}): "
+                             "re-run the same command in a minute, or with --trainer.logger=false")
             raise
         print(cli.banner())
         try:

@@ -93,13 +93,18 @@ def failed_online(err: BaseException) -> bool:
 RUN_ID_WAIT_SECONDS = 30.0
 
 
+def run_id_in_use(err: BaseException) -> bool:
+    """Whether wandb refused to start because another process still holds the run id."""
+    return type(err).__module__.startswith("wandb") and "is in use" in str(err)
+
+
 def wait_if_run_id_in_use(err: BaseException, waited: float) -> bool:
     """True after a pause when wandb refused the run id as in use and the wait budget is not spent.
 
     A run killed with SIGKILL leaves its W&B service process behind for a few seconds; resuming at
     once (``--ckpt_path=last``, a study re-run) asks for the same run id and is refused until it exits.
     """
-    if not type(err).__module__.startswith("wandb") or "is in use" not in str(err) or waited >= RUN_ID_WAIT_SECONDS:
+    if not run_id_in_use(err) or waited >= RUN_ID_WAIT_SECONDS:
         return False
     print(f"warning: the W&B run id is still held by a stopped process; retrying in 5 s ({str(err).splitlines()[0]})",
           file=sys.stderr, flush=True)

@@ -15,21 +15,16 @@ from typing import Literal, Optional
 
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser
 
 from igan.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
 from igan.training import wandb_logging
 from igan.training.checkpoints import AtomicCheckpointIO, LastCheckpoint
-from igan.training.cli import RunConfigSaver
+from igan.training.cli import RunConfigSaver, RunFolderCLI
 from igan.training.cli import main as train_main
 from igan.training.guards import DivergenceGuard
 from igan.training.resume import ExactResume, GracefulInterrupt
-from igan.training.run_folder import (
-    RunFolderLock,
-    guard_run_folder,
-    launched_as_rank_zero,
-)
 from igan.translation.data import PairsDataModule
 from igan.translation.grid import HeldOutGrid
 from igan.translation.history import TranslationHistory
@@ -61,7 +56,7 @@ def _plain(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
-class TranslationCLI(LightningCLI):
+class TranslationCLI(RunFolderCLI):
     """LightningCLI over :class:`Translation` and :class:`PairsDataModule`, with igan's run folder."""
 
     def __init__(self, args: list[str] | None = None) -> None:
@@ -97,36 +92,8 @@ class TranslationCLI(LightningCLI):
     def run_name(self) -> str:
         return self.config.run_name or f"calligraphy_pairs-{self.config.model.block}-s{self.config.seed_everything}"
 
-    def instantiate_trainer(self, **kwargs):
-        name = self.run_name()
-        root = Path(self.config.trainer.default_root_dir or "runs")
-        checkpoint: ModelCheckpoint = self.config_init.checkpoint
-        if checkpoint.dirpath is None:
-            checkpoint.dirpath = str(root / name / "checkpoints")
-        samples: HeldOutGrid = self.config_init.samples
-        if samples.dirpath is None:
-            samples.dirpath = Path(self.config.samples_root) / name
-        if self.config.overwrite and self.config.ckpt_path:
-            raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
-        if launched_as_rank_zero():  # DDP's other ranks re-run this CLI: rank 0 alone locks and checks
-            self.run_lock = RunFolderLock(Path(checkpoint.dirpath).parent)
-            self.run_lock.acquire()
-        try:
-            return self._instantiate_trainer_locked(name, root, checkpoint, samples, **kwargs)
-        except BaseException:
-            self.release_run_folder()
-            raise
-
-    def release_run_folder(self) -> None:
-        lock = getattr(self, "run_lock", None)
-        if lock is not None:
-            lock.release()
-
-    def _instantiate_trainer_locked(self, name: str, root: Path, checkpoint: ModelCheckpoint, samples: HeldOutGrid,
-                                    **kwargs):
-        resumed = self._resume_checkpoint(Path(checkpoint.dirpath))
-        if resumed is None and getattr(self, "run_lock", None) is not None:
-            guard_run_folder(self.run_lock, Path(checkpoint.dirpath), samples.dirpath, self.config.overwrite)
+    def build_trainer(self, name: str, root: Path, checkpoint: ModelCheckpoint, samples: HeldOutGrid,
+                      resumed: Optional[dict], **kwargs):
         wandb_id = ((resumed or {}).get("igan") or {}).get("wandb_run_id")
         if self.config.trainer.logger in (None, True):
             config = yaml.safe_load(self.parser.dump(self.config, skip_link_targets=False, skip_none=False))
@@ -155,7 +122,7 @@ class TranslationCLI(LightningCLI):
                 logger.define_epoch_axis()
         return trainer
 
-    def _resume_checkpoint(self, checkpoint_dir: Path) -> dict | None:
+    def resume_checkpoint(self, checkpoint_dir: Path) -> dict | None:
         ckpt_path = self.config.ckpt_path
         if not ckpt_path:
             return None

@@ -196,9 +196,16 @@ def test_real_vs_real_reference_is_printed_once_kept_logged_and_saved(tmp_path, 
     metrics.reference_path = tmp_path / "run" / callback_module.REFERENCE_FILE
     logger, run = wandb_logger(tmp_path)
     best = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
-    with caplog.at_level(logging.INFO):
-        fit(tmp_path, [best, metrics], logger=logger, max_epochs=2)
-    printed = [r.getMessage() for r in caplog.records if "of real vs real" in r.getMessage()]
+    # Lightning's logger may not propagate to the root (where caplog listens): listen on it directly.
+    rank_zero_logger = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    rank_zero_logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger=rank_zero_logger.name):
+            fit(tmp_path, [best, metrics], logger=logger, max_epochs=2)
+    finally:
+        rank_zero_logger.removeHandler(caplog.handler)
+    records = {id(r): r for r in caplog.records}.values()  # a propagating record reaches the handler twice
+    printed = [r.getMessage() for r in records if "of real vs real" in r.getMessage()]
     assert len(printed) == 1 and printed[0].startswith("precision/recall/density/coverage of real vs real (8 each): ")
     reference = metrics.real_reference
     expected = metrics.evaluator.real_reference()  # the 16 cached real features, 8 against 8

@@ -195,7 +195,7 @@ def test_a_ddp_child_neither_locks_nor_checks(finished, tiny_cifar10, monkeypatc
     holder.acquire()
     try:
         monkeypatch.setenv("LOCAL_RANK", "1")
-        monkeypatch.setattr("igan.training.cli.IganCLI._instantiate_trainer_locked",
+        monkeypatch.setattr("igan.training.cli.IganCLI.build_trainer",
                             lambda self, *a, **k: (_ for _ in ()).throw(SystemExit(7)))
         with pytest.raises(SystemExit, match="7"):
             main(cli_args(out, tiny_cifar10, *QUIET))
