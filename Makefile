@@ -35,7 +35,8 @@ demo: install fonts
 		--data.image_size=$(DEMO_SIZE)
 
 # The preset study of README.md: the three models on 32 px calligraphy, three seeds each, the same
-# noise and budget (5 epochs: about 100 minutes on 2 idle CPU cores). Re-running it continues it.
+# noise and budget (5 epochs: estimated at about 100 minutes on 2 idle CPU cores from the 32 px
+# epoch and evaluation times in docs/results.md). Re-running it continues it.
 COMPARE_EPOCHS ?= 5
 COMPARE_SEEDS ?= 0 1 2
 COMPARE_OUT ?= runs/compare
