@@ -352,7 +352,9 @@ class Metrics(L.Callback):
         trainer.callback_metrics["metrics/fid"] = torch.tensor(values["fid"])
 
     def _log(self, trainer: L.Trainer, epoch: int, values: dict[str, float]) -> None:
-        kid = f"KID {values['kid']:.4f} ± {values['kid_std']:.4f}"
+        # One subset (fewer samples than KID's subset size) has no spread: print no "± 0.0000".
+        spread = f" ± {values['kid_std']:.4f}" if values.get("kid_std") else ""
+        kid = f"KID {values['kid']:.4f}{spread}"
         inception = f"  IS {values['is']:.2f}" if "is" in values else ""
         manifold = "".join(f"  {key} {values[key]:.3f}" for key in PRDC_KEYS if key in values)
         rank_zero_info(

@@ -155,6 +155,34 @@ class RunFolderCLI(LightningCLI):
         if lock is not None:
             lock.release()
 
+    @staticmethod
+    def add_run_arguments(parser: LightningArgumentParser, default_name: str, default_group: str) -> None:
+        """The arguments every task's run has: its name and folders, W&B, resume and overwrite."""
+        parser.add_argument("--run_name", type=Optional[str], default=None,
+                            help="Name of the run: grids in samples/<run_name>, checkpoints in "
+                                 f"<trainer.default_root_dir>/<run_name>/checkpoints. Default {default_name}.")
+        parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
+        parser.add_argument("--wandb_group", type=Optional[str], default=None,
+                            help=f"W&B group of the run (default: {default_group}).")
+        parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
+        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
+                            help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
+        parser.add_argument("--overwrite", type=bool, default=False,
+                            help="Start a new run even where the run folder holds one: the earlier run "
+                                 "(and its grid folder) is moved aside to <name>.replaced-<time>, not deleted.")
+
+    @staticmethod
+    def add_checkpoint_arguments(parser: LightningArgumentParser) -> None:
+        """Numbered checkpoints every 5 epochs; added after the task's callbacks, which keep their order."""
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({
+            "checkpoint.filename": "epoch{epoch:03d}",
+            "checkpoint.auto_insert_metric_name": False,
+            "checkpoint.save_last": False,  # last.ckpt is written after every epoch by LastCheckpoint
+            "checkpoint.save_top_k": -1,
+            "checkpoint.every_n_epochs": 5,
+        })
+
 
 class IganCLI(RunFolderCLI):
     """LightningCLI with igan's run naming, W&B logger, checkpoints and sample grids."""
@@ -175,32 +203,13 @@ class IganCLI(RunFolderCLI):
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_argument("--run_name", type=Optional[str], default=None,
-                            help="Name of the run: grids in samples/<run_name>, checkpoints in "
-                                 "<trainer.default_root_dir>/<run_name>/checkpoints. "
-                                 "Default <dataset>-<model>-s<seed>.")
+        self.add_run_arguments(parser, "<dataset>-<model>-s<seed>", "the dataset name")
         parser.add_argument("--label", type=Optional[str], default=None,
                             help="Model label grouping runs in W&B and igan.dashboard "
                                  "(default: the run name without its trailing -s<seed>).")
-        parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
-        parser.add_argument("--wandb_group", type=Optional[str], default=None,
-                            help="W&B group of the run (default: the dataset name).")
-        parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
-        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
-                            help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
-        parser.add_argument("--overwrite", type=bool, default=False,
-                            help="Start a new run even where the run folder holds one: the earlier run "
-                                 "(and its grid folder) is moved aside to <name>.replaced-<time>, not deleted.")
         parser.add_lightning_class_args(SampleGrid, "samples")
         parser.add_lightning_class_args(Metrics, "metrics")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({
-            "checkpoint.filename": "epoch{epoch:03d}",
-            "checkpoint.auto_insert_metric_name": False,
-            "checkpoint.save_last": False,  # last.ckpt is written after every epoch by LastCheckpoint
-            "checkpoint.save_top_k": -1,
-            "checkpoint.every_n_epochs": 5,
-        })
+        self.add_checkpoint_arguments(parser)
         parser.add_argument("--last_every_n_steps", type=Optional[int], default=None,
                             help="Also write last.ckpt every N training steps (generator updates), "
                                  "not only after every epoch.")

@@ -69,23 +69,10 @@ class TranslationCLI(RunFolderCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument("--task", type=Literal["translation"], default=TASK,
                             help="Marks a translation config (train_gan.py dispatches on it).")
-        parser.add_argument("--run_name", type=Optional[str], default=None,
-                            help="Name of the run (default calligraphy_pairs-<block>-s<seed>).")
-        parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
-        parser.add_argument("--wandb_group", type=Optional[str], default=None,
-                            help="W&B group of the run (default: translate).")
-        parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
-        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
-                            help="Resume from this checkpoint ('last' for the run's last.ckpt).")
-        parser.add_argument("--overwrite", type=bool, default=False,
-                            help="Start a new run where the run folder holds one (the old one is moved aside).")
+        self.add_run_arguments(parser, "calligraphy_pairs-<block>-s<seed>", "translate")
         parser.add_lightning_class_args(HeldOutGrid, "samples")
         parser.add_lightning_class_args(HeldOutMetrics, "metrics")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({
-            "checkpoint.filename": "epoch{epoch:03d}", "checkpoint.auto_insert_metric_name": False,
-            "checkpoint.save_last": False, "checkpoint.save_top_k": -1, "checkpoint.every_n_epochs": 5,
-        })
+        self.add_checkpoint_arguments(parser)
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.styles", "model.num_styles", compute_fn=len)
 

@@ -227,3 +227,12 @@ def test_without_a_reference_path_nothing_is_written(tmp_path, extractor):
     metrics = Metrics(num_samples=16, batch_size=8)
     fit(tmp_path, [metrics], max_epochs=1)
     assert metrics.real_reference is not None and not list(tmp_path.rglob("real_reference.json"))
+
+
+@pytest.mark.parametrize("kid_std, shown", [(0.0, "KID 0.4175  "), (0.0123, "KID 0.4175 ± 0.0123  ")])
+def test_the_epoch_line_prints_kid_spread_only_when_there_is_one(monkeypatch, kid_std, shown):
+    lines = []
+    monkeypatch.setattr(callback_module, "rank_zero_info", lines.append)
+    values = {"fid": 335.05, "kid": 0.4175, "kid_std": kid_std, "num_fake": 64, "eval_seconds": 1.0}
+    Metrics()._log(SimpleNamespace(loggers=[]), 0, values)
+    assert shown in lines[0] and (kid_std > 0 or "±" not in lines[0])
