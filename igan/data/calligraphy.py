@@ -97,6 +97,14 @@ def installed_faces() -> tuple[FontFace, ...]:
     return tuple(face for path in _font_files() for face in _faces_of(path))
 
 
+class FontNotInstalled(IganError):
+    """A font family name that no installed face has; ``spec`` is the name asked for."""
+
+    def __init__(self, message: str, spec: str) -> None:
+        super().__init__(message)
+        self.spec = spec
+
+
 def resolve_font(spec: str) -> FontFace:
     """Turn a font path (``/x/y.ttc`` or ``/x/y.ttc#2`` for a face index) or a family name into a face.
 
@@ -115,10 +123,11 @@ def resolve_font(spec: str) -> FontFace:
         return faces[i]
     matches = [f for f in installed_faces() if f.family.lower() == spec.lower()]
     if not matches:
-        raise IganError(
+        raise FontNotInstalled(
             f"CJK Kai font '{spec}' is not installed. Install the Kai fonts with\n"
             f"  sudo apt-get install -y {FONT_PACKAGES}\n"
-            "or set data.fonts to TTF/OTF/TTC paths or installed family names."
+            "or set data.fonts to TTF/OTF/TTC paths or installed family names.",
+            spec,
         )
     regular = [f for f in matches if f.style.lower() in ("regular", "book", "medium")]
     return sorted(regular or matches, key=lambda f: (f.path, f.index))[0]

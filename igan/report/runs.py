@@ -64,9 +64,13 @@ class Run:
 
     @property
     def model(self) -> str:
-        """Short class name of the generator ("IDCGANGenerator"), "?" without a config."""
+        """Short class name of the generator ("IDCGANGenerator"); a translation run's U-Net with its block
+        ("UNet+involution"); "?" without a config."""
         class_path = config_value(self.config, "model.generator.class_path")
-        return str(class_path).rsplit(".", 1)[-1] if class_path else "?"
+        if class_path:
+            return str(class_path).rsplit(".", 1)[-1]
+        block = config_value(self.config, "model.block")
+        return f"UNet+{block}" if config_value(self.config, "task") == "translation" and block else "?"
 
     @property
     def image_size(self) -> Optional[int]:

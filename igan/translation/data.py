@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from igan.data.calligraphy import cache_folder, gb2312_level1, load_or_build
+from igan.data.calligraphy import FontNotInstalled, cache_folder, gb2312_level1, load_or_build
 from igan.data.sampler import EpochShuffleSampler
 from igan.errors import IganError
 
@@ -87,7 +87,13 @@ def load_pairs(root: str | Path, source: str, styles: list[str], chars: str, ima
     dropped in that style only. Either is reported in one warning that counts them.
     """
     fonts = [source, *styles]
-    images = load_or_build(root, fonts, chars, image_size, margin)
+    try:
+        images = load_or_build(root, fonts, chars, image_size, margin)
+    except FontNotInstalled as err:  # the Kai dataset's message would name the wrong setting and packages
+        role = "the printed source font (data.source_font)" if err.spec == source else "a style font (data.styles)"
+        raise IganError(f"{role} {err.spec!r} is not installed. Install the translation fonts with\n"
+                        f"  sudo apt-get install -y {FONT_PACKAGES}\n"
+                        "or name a TTF/OTF/TTC file path or another installed family.") from None
     labels = _labels(cache_folder(root, fonts, chars, image_size, margin), images)
     source_at = {c: i for i, (c, f) in enumerate(labels) if f == 0}
     kept = "".join(c for c in chars if c in source_at)

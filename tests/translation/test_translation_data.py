@@ -79,3 +79,17 @@ def test_characters_a_font_lacks_are_skipped_with_one_warning_that_counts_them(t
     assert "1 in the source font" in str(skipped[0].message) and "2 in 'cwTeXKai'" in str(skipped[0].message)
     assert pairs.chars == "永字这个"
     assert pairs.style_index.tolist().count(0) == 4 and pairs.style_index.tolist().count(1) == 2
+
+
+@pytest.mark.parametrize("source, styles, role", [
+    ("No Such Ming", ["AR PL UKai CN"], "the printed source font (data.source_font) 'No Such Ming'"),
+    ("AR PL UMing CN", ["AR PL UKai CN", "No Such Kai"], "a style font (data.styles) 'No Such Kai'"),
+])
+def test_a_missing_font_is_named_with_its_setting_and_the_translation_packages(tmp_path, source, styles, role):
+    from igan.errors import IganError
+    from igan.translation.data import FONT_PACKAGES
+
+    with pytest.raises(IganError) as info:
+        load_pairs(tmp_path, source, styles, "永字", 16, 0.08)
+    assert str(info.value).startswith(f"{role} is not installed") and FONT_PACKAGES in str(info.value)
+    assert "data.fonts" not in str(info.value)

@@ -165,5 +165,7 @@ def test_compare_reads_translation_runs(run, tmp_path):
     assert np.array_equal(np.asarray(cell), np.asarray(held_out))
     from igan.report.runs import load_runs
 
-    rows = load_runs([run])[0].rows
+    loaded = load_runs([run])[0]
+    assert loaded.model == "UNet+conv" and "| UNet+conv |" in result["markdown"]
+    rows = loaded.rows
     assert rows[-1]["l1"] > 0 and rows[-1]["ssim_lxgw-wenkai"] > 0  # columns it does not know are kept
