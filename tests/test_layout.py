@@ -26,7 +26,7 @@ LAYERS = {
     "data": 3, "metrics": 3,
     "gan": 4, "sampling": 4, "step": 4, "lightning_internals": 4,
     "training": 5, "translation": 5,
-    "report": 6, "compare": 6, "study": 6, "summary": 6, "dashboard": 6,
+    "report": 6, "compare": 6, "study": 6, "summary": 6, "dashboard": 6, "train": 6,
 }
 
 

@@ -1,7 +1,8 @@
-"""train_gan.py sends ``task: translation`` configs to the translation CLI and every other config to the GAN CLI."""
+"""train_gan.py (igan.train) sends ``task: translation`` configs to the translation CLI and every other config to the GAN CLI."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 
 import pytest
@@ -9,11 +10,14 @@ import pytest
 from conftest import REPO
 
 
-@pytest.fixture
-def train_gan(monkeypatch):
-    spec = importlib.util.spec_from_file_location("train_gan_script", REPO / "train_gan.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+@pytest.fixture(params=["train_gan.py", "igan.train"])
+def train_gan(monkeypatch, request):
+    if request.param == "train_gan.py":
+        spec = importlib.util.spec_from_file_location("train_gan_script", REPO / "train_gan.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module("igan.train")
     calls = []
     import igan.training.cli
     import igan.translation.cli

@@ -204,7 +204,7 @@ class Study:
         share = (f", {self.threads} thread(s)" + (f", GPU {env['CUDA_VISIBLE_DEVICES']}" if self.gpus else "")
                  if self.jobs > 1 else "")
         print(f"[{index + 1}/{len(self.runs)} {run.name}] {how} {run.config} (log: {run.log}{share})", flush=True)
-        proc = subprocess.Popen([sys.executable, "-m", "igan.training.cli", *self.args(run)], stdout=log,
+        proc = subprocess.Popen([sys.executable, "-m", "igan.train", *self.args(run)], stdout=log,
                                 stderr=subprocess.STDOUT, env=env,
                                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         return Child(index, run, slot, proc, log, time.perf_counter())

@@ -140,3 +140,24 @@ def test_a_killed_study_continues_its_runs_from_their_last_checkpoints(tmp_path,
     assert "Plan: 2 done, 0 to resume, 0 new" in printed and "resuming" not in printed and "starting" not in printed
     assert (out / "compare" / "montage.png").is_file()
     assert "calligraphy_dcgan" in (out / "compare" / "table.md").read_text()
+
+
+@requires_kai_font
+def test_a_study_of_translation_configs_trains_and_compares_the_blocks(tmp_path, capsys, calligraphy_root):
+    translate = REPO / "configs" / "translate"
+    tiny = ["--model.width_g=8", "--model.width_d=8", "--model.style_dim=8", "--data.image_size=16",
+            "--model.block_resolutions=[8]", f"--data.chars={TEST_CHARS}", f"--data.root={calligraphy_root}",
+            '--data.styles=["AR PL UKai CN", "LXGW WenKai"]', "--data.batch_size=4",
+            "--trainer.limit_train_batches=2", "--samples.num_chars=4", "--metrics.num_chars=3",
+            "--metrics.batch_size=4", "--metrics.fid=false", "--trainer.enable_model_summary=false",
+            "--trainer.logger=false"]
+    out = tmp_path / "study"
+    args = ["--configs", str(translate / "calligraphy_conv.yaml"), str(translate / "calligraphy_involution.yaml"),
+            "--epochs", "1", "--out", str(out), *tiny]
+    assert main(args) == 0
+    assert "Study finished" in capsys.readouterr().out
+    for block in ("conv", "involution"):
+        rows = read_history(out / "runs" / f"calligraphy_{block}-s0" / "metrics.csv")
+        assert [r["epoch"] for r in rows] == ["0", "1"] and float(rows[-1]["l1"]) > 0
+    table = (out / "compare" / "table.md").read_text()
+    assert "| UNet+conv |" in table and "| UNet+involution |" in table
