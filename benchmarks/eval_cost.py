@@ -9,6 +9,8 @@ statistics on the pool features (FID's matrix root, KID's subsets, and now the k
 - ``prdc``: what the four add to each evaluation, timed alone (``RealManifold.score``: one
   real-fake and one fake-fake distance matrix), between the two above so a drift hits all alike;
 - ``real radii``: the one-time k-NN radii of the real features (once per run, at the first evaluation);
+- ``fid routes``: FID on the same features by torchmetrics' 2048 x 2048 route and by the N x M
+  cross-product route the evaluator takes (:mod:`igan.metrics.frechet`), timed once each;
 
 and prints the added share: prdc / (inception + fid+kid + prdc), which must stay under 0.1. (The
 difference of two whole evaluations, with and without, drowns in their noise on a busy machine.)
@@ -34,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, sync  # noqa: E402
 from igan.metrics.evaluate import GANEvaluator  # noqa: E402
+from igan.metrics.frechet import _torchmetrics_fid, frechet_distance  # noqa: E402
 from igan.metrics.inception import ImageFeatures, load_inception  # noqa: E402
 from igan.metrics.prdc_scores import RealManifold  # noqa: E402
 
@@ -100,12 +103,17 @@ def main(argv=None) -> int:
         evaluator.manifold = manifold
         scores = evaluator.evaluate_features(fake)
 
+    routes = {}
+    t_matrix = seconds(lambda: routes.update(matrix=_torchmetrics_fid(real.cpu(), fake.pool)), device)
+    t_cross = seconds(lambda: routes.update(cross=frechet_distance(real.cpu(), fake.pool)), device)
     t_inception, t_without, t_prdc = (statistics.median(v) for v in (inception, without, prdc))
     share = t_prdc / (t_inception + t_without + t_prdc)
     print(f"inception pass        {t_inception:8.3f} s  (median of {len(inception)})")
     print(f"fid+kid               {t_without:8.3f} s  (median of {len(without)})")
     print(f"prdc                  {t_prdc:8.3f} s  (median of {len(prdc)})")
     print(f"real radii (once)     {statistics.median(radii):8.3f} s")
+    print(f"FID by torchmetrics' D x D route {t_matrix:8.3f} s ({routes['matrix']:.4f}); by the N x M route "
+          f"{t_cross:.3f} s ({routes['cross']:.4f}): {t_matrix / t_cross:.0f}x")
     print(f"evaluation, FID/KID alone {t_inception + t_without:.2f} s; with the new metrics {t_inception + t_without + t_prdc:.2f} s")
     print(f"prdc adds {share:.4f} of the evaluation ({'within' if share < LIMIT else 'OVER'} the {LIMIT} limit)", flush=True)
     print("scores: " + ", ".join(f"{k} {scores[k]:.3f}" for k in ("fid", "kid", "precision", "recall", "density", "coverage")))
