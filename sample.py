@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import torch
@@ -66,6 +67,17 @@ def translate_chars(args: argparse.Namespace) -> int:
     return 0
 
 
+def refuse_existing(out: str, num: int, grid: bool) -> None:
+    """Stop before generating when ``out`` would replace a file: samples of another run are not lost."""
+    if grid:
+        taken = [Path(out)] if Path(out).exists() else []
+    else:
+        taken = [p for p in (Path(out) / f"{i:05d}.png" for i in range(num)) if p.exists()]
+    if taken:
+        what = str(taken[0]) if len(taken) == 1 else f"{len(taken)} images in {out} ({taken[0].name}, ...)"
+        raise IganError(f"--out {what} exists; pass --overwrite to replace it, or choose another --out")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt", required=True, help="checkpoint written by train_gan.py")
@@ -74,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="samples/sample.png",
                         help="a grid file (.png, .jpg, .jpeg or .webp: that format) or a folder for one PNG per "
                              "image (a path without a suffix, or ending in /) (default samples/sample.png)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing --out grid, or image files already in an --out folder")
     parser.add_argument("--batch_size", type=int, default=256, help="images generated at a time (default 256)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--chars", default=None,
@@ -84,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                              "trained (e.g. 'LXGW WenKai'), or 'all' for a row pair per style (default all)")
     args = parser.parse_args(argv)
     try:
+        if not args.overwrite:
+            refuse_existing(args.out, args.num, grid=args.chars is not None or output_kind(args.out) == "grid")
         if args.device.startswith("cuda") and not torch.cuda.is_available():
             raise IganError("--device cuda requested but no CUDA device is available")
         if args.chars is not None:

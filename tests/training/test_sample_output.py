@@ -124,3 +124,14 @@ def test_help_says_which_paths_are_folders(capsys):
         sample_main(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert ".jpg" in text and ".webp" in text and "a path without a suffix, or ending in /" in text
+
+
+@pytest.mark.parametrize("out, existing", [("grid.png", "grid.png"), ("folder", "folder/00001.png")])
+def test_existing_samples_are_kept_unless_overwrite_is_given(out, existing, ckpt, tmp_path, capsys):
+    (tmp_path / existing).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / existing).write_bytes(b"an earlier sample")
+    argv = ["--ckpt", str(ckpt), "--num", "3", "--out", str(tmp_path / out)]
+    one_error(capsys, argv, f"--out {tmp_path / existing} exists", "--overwrite")
+    assert (tmp_path / existing).read_bytes() == b"an earlier sample"
+    assert sample_main([*argv, "--overwrite"]) == 0
+    assert Image.open(tmp_path / existing).format == "PNG"
