@@ -31,6 +31,7 @@ from typing import IO, Optional
 
 from igan.errors import IganError
 from igan.training.progress import format_minutes
+from igan.training.run_folder import aside_path
 
 #: Settings the study sets for every run; given as overrides they would break naming or resuming.
 OWNED = ("--run_name", "--trainer.max_epochs", "--seed_everything", "--trainer.default_root_dir", "--samples_root",
@@ -95,7 +96,7 @@ def plan_run(run: PlannedRun, run_dir: Path) -> PlannedRun:
     """Set ``run.state``: done (metrics.csv reached the budget), resume (a last.ckpt) or new.
 
     A new run's folder that still holds epochs or checkpoints without a last.ckpt (killed before its
-    first one was written) is moved aside to ``<run>.replaced-<time>``, so the new run may start there.
+    first one was written) is moved aside to ``.<run>.replaced-<time>``, so the new run may start there.
     """
     epoch = last_epoch(run_dir / "metrics.csv")
     checkpoints = run_dir / "checkpoints"
@@ -107,7 +108,7 @@ def plan_run(run: PlannedRun, run_dir: Path) -> PlannedRun:
     else:
         run.state, run.done = "new", 0
         if (epoch or 0) > 0 or (checkpoints.is_dir() and any(checkpoints.glob("*.ckpt"))):
-            aside = run_dir.with_name(f"{run_dir.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+            aside = aside_path(run_dir, time.strftime("%Y%m%d-%H%M%S"))
             run_dir.rename(aside)
             print(f"note: {run_dir} had epochs but no last.ckpt to resume from; moved to {aside}", flush=True)
     return run

@@ -169,7 +169,7 @@ class RunFolderCLI(LightningCLI):
                             help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
         parser.add_argument("--overwrite", type=bool, default=False,
                             help="Start a new run even where the run folder holds one: the earlier run "
-                                 "(and its grid folder) is moved aside to <name>.replaced-<time>, not deleted.")
+                                 "(and its grid folder) is moved aside to .<name>.replaced-<time>, not deleted.")
 
     @staticmethod
     def add_checkpoint_arguments(parser: LightningArgumentParser) -> None:

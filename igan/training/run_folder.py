@@ -129,11 +129,15 @@ def holds_run(run_dir: Path, checkpoint_dir: Path) -> Optional[str]:
     return f"checkpoints {', '.join(p.name for p in checkpoints[:3])}, no metrics.csv"
 
 
-def _aside(path: Path, stamp: str) -> Path:
-    target, n = path.with_name(f"{path.name}.replaced-{stamp}"), 1
+def aside_path(path: Path, stamp: str) -> Path:
+    """Where a replaced run (or grid) folder goes: ``.<name>.replaced-<stamp>`` beside it, a free name.
+
+    Hidden, so ``runs/*`` globs (compare, wandb sync) never take the old run for another seed.
+    """
+    target, n = path.with_name(f".{path.name}.replaced-{stamp}"), 1
     while target.exists():
         n += 1
-        target = path.with_name(f"{path.name}.replaced-{stamp}-{n}")
+        target = path.with_name(f".{path.name}.replaced-{stamp}-{n}")
     return target
 
 
@@ -150,10 +154,10 @@ def guard_run_folder(lock: RunFolderLock, checkpoint_dir: Path, samples_dir: Opt
     if not overwrite:
         raise IganError(
             f"{run_dir} already holds a run ({held}); continue it with --ckpt_path=last, start another with "
-            f"--run_name=<new name>, or pass --overwrite to move it aside to {run_dir.name}.replaced-{stamp}")
-    moved = [(run_dir, _aside(run_dir, stamp))]
+            f"--run_name=<new name>, or pass --overwrite to move it aside to .{run_dir.name}.replaced-{stamp}")
+    moved = [(run_dir, aside_path(run_dir, stamp))]
     if samples_dir is not None and samples_dir.is_dir() and not samples_dir.resolve().is_relative_to(run_dir.resolve()):
-        moved.append((samples_dir, _aside(samples_dir, stamp)))
+        moved.append((samples_dir, aside_path(samples_dir, stamp)))
     try:
         for old, new in moved:
             os.rename(old, new)

@@ -56,7 +56,7 @@ def test_plan_skips_finished_runs_resumes_checkpointed_ones_and_starts_the_rest(
     # Epochs without a checkpoint cannot be continued: that folder is moved aside, not deleted.
     assert planned("no-last-ckpt").state == "new"
     assert not (tmp_path / "no-last-ckpt").exists()
-    [aside] = tmp_path.glob("no-last-ckpt.replaced-*")
+    [aside] = tmp_path.glob(".no-last-ckpt.replaced-*")
     assert (aside / "metrics.csv").is_file() and "moved to" in capsys.readouterr().out
 
 

@@ -74,8 +74,8 @@ def test_overwrite_moves_the_old_run_and_its_grids_aside(finished, tiny_cifar10,
     err = capsys.readouterr().err
     moved = [line for line in err.splitlines() if line.startswith("--overwrite: moved the earlier run aside")]
     assert len(moved) == 1, err[-2000:]
-    (aside,) = (out / "runs").glob(f"{RUN}.replaced-*")
-    (grids_aside,) = (out / "samples").glob(f"{RUN}.replaced-*")
+    (aside,) = (out / "runs").glob(f".{RUN}.replaced-*")
+    (grids_aside,) = (out / "samples").glob(f".{RUN}.replaced-*")
     assert str(aside) in moved[0] and str(grids_aside) in moved[0]
     assert aside.name.split(".replaced-")[1] == grids_aside.name.split(".replaced-")[1]
     # The earlier run, byte for byte, under its new names.
