@@ -58,11 +58,11 @@ def translate_chars(args: argparse.Namespace) -> int:
     if output_kind(args.out) != "grid":
         raise IganError(f"--out {args.out}: --chars writes one grid; give an image file (.png, .jpg, .jpeg or .webp)")
     chars = parse_chars(args.chars)
-    translator = load_translator(args.ckpt)
-    styles = style_ids(translator, args.style or "all")
-    if len(chars) * (1 + 2 * len(styles)) > MAX_GRID:
+    translators = [load_translator(ckpt).to(args.device) for ckpt in args.ckpt]
+    styles = style_ids(translators[0], args.style or "all")
+    if len(chars) * (1 + (1 + len(translators)) * len(styles)) > MAX_GRID:
         raise IganError(f"--chars: {len(chars)} characters make more than {MAX_GRID} images in one grid")
-    path = write_translation_grid(translator.to(args.device), chars, styles, args.out)
+    path = write_translation_grid(translators, chars, styles, args.out)
     print(f"wrote {path}")
     return 0
 
@@ -80,7 +80,9 @@ def refuse_existing(out: str, num: int, grid: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", required=True, help="checkpoint written by train_gan.py")
+    parser.add_argument("--ckpt", required=True, nargs="+",
+                        help="checkpoint written by train_gan.py; with --chars, several translation checkpoints "
+                             "give one row each, side by side")
     parser.add_argument("--num", type=int, default=64, help="number of images (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--out", default="samples/sample.png",
@@ -106,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             return translate_chars(args)
         if args.style is not None:
             raise IganError("--style goes with --chars (the characters to translate)")
+        if len(args.ckpt) > 1:
+            raise IganError("--ckpt takes one checkpoint, or several translation checkpoints with --chars")
+        (args.ckpt,) = args.ckpt
         if args.num < 1:
             raise IganError(f"--num must be >= 1, got {args.num}")
         if args.batch_size < 1:

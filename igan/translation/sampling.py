@@ -5,7 +5,9 @@ LightningModule, no pickled code), and the characters are rendered in the run's 
 the dataset's own renderer (:func:`igan.data.calligraphy.render_dataset`), so a sampled source
 glyph is pixel for pixel a training glyph. The grid has the layout of the run's held-out grid:
 the source row, then per style the translated row and the true row (white where the style font
-lacks the character or is not installed here).
+lacks the character or is not installed here). Several checkpoints of runs on the same data
+(``--ckpt A B C``) give one translated row each, in order, between the source and the truth:
+the blocks side by side on the same characters.
 """
 
 from __future__ import annotations
@@ -112,33 +114,48 @@ def render(font: str, chars: str, image_size: int, margin: float) -> dict[str, T
     return {c: torch.from_numpy(img).float().div(127.5).sub(1.0).unsqueeze(0) for img, (c, _) in zip(images, labels)}
 
 
-def translation_grid(translator: Translator, chars: str, styles: list[int]) -> Tensor:
-    """(rows * len(chars), 1, S, S) in [-1, 1]: the sources, then per style the translations and the truths.
+def same_data(translators: list[Translator]) -> None:
+    """IganError unless the checkpoints translate the same source into the same styles at one size."""
+    first = translators[0]
+    for other in translators[1:]:
+        for field in ("source_font", "styles", "image_size", "margin"):
+            if getattr(other, field) != getattr(first, field):
+                raise IganError(f"the checkpoints differ in data.{field} ({getattr(first, field)!r} against "
+                                f"{getattr(other, field)!r}); only runs on the same data compare in one grid")
 
-    IganError naming the characters the source font lacks; a style font missing here leaves its
-    truth row white, with one warning.
+
+def translation_grid(translators: Translator | list[Translator], chars: str, styles: list[int]) -> Tensor:
+    """(rows * len(chars), 1, S, S) in [-1, 1]: the sources, then per style each checkpoint's translations
+    and the truths (one checkpoint: the layout of its run's held-out grid).
+
+    IganError naming the characters the source font lacks, or when the checkpoints' data differ; a
+    style font missing here leaves its truth row white, with one warning.
     """
-    size, margin = translator.image_size, translator.margin
-    sources = render(translator.source_font, chars, size, margin)
+    translators = translators if isinstance(translators, list) else [translators]
+    same_data(translators)
+    first = translators[0]
+    size, margin = first.image_size, first.margin
+    sources = render(first.source_font, chars, size, margin)
     missing = "".join(dict.fromkeys(c for c in chars if c not in sources))
     if missing:
-        raise IganError(f"the source font {translator.source_font!r} lacks {missing} "
+        raise IganError(f"the source font {first.source_font!r} lacks {missing} "
                         f"({len(missing)} of the characters asked for)")
     source = torch.stack([sources[c] for c in chars])
     rows = [source]
     for style in styles:
-        name = translator.styles[style]
+        name = first.styles[style]
         try:
             truths = render(name, chars, size, margin)
         except IganError:
             warnings.warn(f"the style font {name!r} is not installed here: its truth row is left white")
             truths = {}
         truth = torch.stack([truths.get(c, torch.ones(1, size, size)) for c in chars])
-        rows += [translator.translate(source, style).float(), truth]
+        rows += [t.translate(source, style).float() for t in translators] + [truth]
     return torch.cat(rows)
 
 
-def write_translation_grid(translator: Translator, chars: str, styles: list[int], out: str | Path) -> Path:
+def write_translation_grid(translators: Translator | list[Translator], chars: str, styles: list[int],
+                           out: str | Path) -> Path:
     """:func:`translation_grid` as one image file, one column per character; the format from the suffix."""
-    images = translation_grid(translator, chars, styles)
+    images = translation_grid(translators, chars, styles)
     return save_image(grid_array(images, nrow=len(chars)), out)

@@ -117,6 +117,38 @@ def test_style_all_gives_a_row_pair_per_style(ckpt, tmp_path):
     assert not np.array_equal(grid[4], grid[2])  # each style its own truth
 
 
+def test_several_checkpoints_give_one_row_each_between_source_and_truth(ckpt, tmp_path):
+    """The blocks side by side: here one checkpoint twice (the same row twice) and a changed copy of it."""
+    changed = tmp_path / "changed.ckpt"
+    state = torch.load(ckpt, weights_only=True)
+    state["state_dict"] = {k: v * 1.5 if k.startswith("generator.") and v.is_floating_point() else v
+                           for k, v in state["state_dict"].items()}
+    torch.save(state, changed)
+    one, three = tmp_path / "one.png", tmp_path / "three.png"
+    style = ["--chars", CHARS, "--style", "LXGW WenKai"]
+    assert sample_main(["--ckpt", str(ckpt), *style, "--out", str(one)]) == 0
+    assert sample_main(["--ckpt", str(ckpt), str(ckpt), str(changed), *style, "--out", str(three)]) == 0
+    single, rows = cells(one, 3, len(CHARS)), cells(three, 5, len(CHARS))
+    assert np.array_equal(rows[0], single[0]) and np.array_equal(rows[4], single[2])  # source, truth
+    assert np.array_equal(rows[1], single[1]) and np.array_equal(rows[2], single[1])  # the checkpoint, twice
+    assert not np.array_equal(rows[3], single[1])  # the changed weights: another row
+
+
+def test_checkpoints_of_other_data_are_refused(ckpt, tmp_path, capsys):
+    other = tmp_path / "other.ckpt"
+    state = torch.load(ckpt, weights_only=True)
+    state["datamodule_hyper_parameters"] = {**state["datamodule_hyper_parameters"], "styles": ["LXGW WenKai"]}
+    torch.save(state, other)
+    out = tmp_path / "x.png"
+    assert sample_main(["--ckpt", str(ckpt), str(other), "--chars", CHARS, "--out", str(out)]) == 2
+    assert "the checkpoints differ in data.styles" in capsys.readouterr().err and not out.exists()
+
+
+def test_several_checkpoints_without_chars_are_refused(ckpt, tmp_path, capsys):
+    assert sample_main(["--ckpt", str(ckpt), str(ckpt), "--out", str(tmp_path / "x.png")]) == 2
+    assert "--ckpt takes one checkpoint" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def gan_ckpt(tmp_path_factory) -> Path:
     """An unconditional checkpoint as training writes it: a generator spec and its weights."""
