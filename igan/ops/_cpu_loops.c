@@ -8,10 +8,15 @@
  * scratch row are zero in the kernel maps and are never copied out.
  *
  * geo = {B, C, G, H, W, Ho, Wo, K, dilation, pad_top, pad_left}. All tensors contiguous.
+ * Each entry point returns 0, INV_EGEOM for a geometry the plan cannot hold, or INV_ENOMEM when a
+ * thread's scratch cannot be allocated (the output is then undefined; the caller raises).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define INV_EGEOM -1
+#define INV_ENOMEM -2
 
 typedef struct {
     int64_t B, C, G, H, W, Ho, Wo, K, d, pt, pl;
@@ -22,10 +27,14 @@ typedef struct {
 static int make_plan(const int64_t *geo, plan_t *s, int64_t chunk) {
     s->B = geo[0]; s->C = geo[1]; s->G = geo[2]; s->H = geo[3]; s->W = geo[4];
     s->Ho = geo[5]; s->Wo = geo[6]; s->K = geo[7]; s->d = geo[8]; s->pt = geo[9]; s->pl = geo[10];
+    for (int i = 0; i < 11; i++)
+        if (geo[i] < 0 || geo[i] > ((int64_t)1 << 30)) return INV_EGEOM;
+    if (s->G < 1 || s->C % s->G || s->K < 1 || s->d < 1 || s->Ho < 1 || s->Wo < 1) return INV_EGEOM;
     s->cg = s->C / s->G;
     s->kk = s->K * s->K;
-    if (s->kk > 1024) return -1;
+    if (s->kk > 1024) return INV_EGEOM;
     s->span = s->d * (s->K - 1);
+    if (s->span > ((int64_t)1 << 30) || (s->Ho + s->span) * (s->Wo + s->span) > ((int64_t)1 << 58)) return INV_EGEOM;
     s->hp = s->Ho + s->span;                                  /* padded rows the taps read */
     s->p = s->Wo + s->span;                                   /* row pitch of every scratch */
     s->nq = (s->Ho * s->p + chunk - 1) / chunk * chunk;       /* output positions, whole chunks */
@@ -35,6 +44,13 @@ static int make_plan(const int64_t *geo, plan_t *s, int64_t chunk) {
     for (int64_t i = 0; i < s->K; i++)
         for (int64_t j = 0; j < s->K; j++) s->off[i * s->K + j] = i * s->d * s->p + j * s->d;
     return 0;
+}
+
+/* calloc of a*b + c elements of size sz; NULL on overflow or failure. */
+static void *scratch(int64_t a, int64_t b, int64_t c, size_t sz) {
+    int64_t n;
+    if (__builtin_mul_overflow(a, b, &n) || __builtin_add_overflow(n, c, &n)) return NULL;
+    return calloc((size_t)n, sz);
 }
 
 #define CB 4 /* channels per pass of the forward and input-gradient loops */
@@ -49,7 +65,7 @@ typedef float vec_f32 __attribute__((vector_size(VBYTES), aligned(4), may_alias)
 typedef double vec_f64 __attribute__((vector_size(VBYTES), aligned(8), may_alias));
 #define NV 2
 
-#define DEFINE_LOOPS(T, SUF, CHUNK, V)                                                                    \
+#define DEFINE_LOOPS(T, SUF, CHUNK, V)                                                                 \
                                                                                                        \
 /* dst (hp x p, pitch p) <- src (H x W) shifted by the padding; the border stays as it was (zero). */ \
 static void pad_in_##SUF(const plan_t *s, const T *src, T *dst) {                                     \
@@ -73,15 +89,18 @@ static void from_pitch_##SUF(const plan_t *s, const T *src, T *dst) {           
         for (int64_t c = 0; c < s->Wo; c++) dst[r * s->Wo + c] = src[r * s->p + c];                    \
 }                                                                                                      \
                                                                                                        \
-void inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthreads) {                  \
+int inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthreads) {                  \
     plan_t s;                                                                                          \
-    if (make_plan(geo, &s, CHUNK)) return;                                                             \
+    if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
+    int fail = 0;                                                                                      \
     _Pragma("omp parallel num_threads(nthreads)")                                                      \
     {                                                                                                  \
-        T *wq = calloc(s.kk * s.nq + CB * (s.lx + s.nq), sizeof(T));                                   \
-        T *xp = wq + s.kk * s.nq, *ye = xp + CB * s.lx;                                                     \
+        T *wq = scratch(s.kk + CB, s.nq, CB * s.lx, sizeof(T));                                   \
+        T *xp = wq ? wq + s.kk * s.nq : NULL, *ye = xp ? xp + CB * s.lx : NULL;                        \
+        if (!wq) { _Pragma("omp atomic write") fail = 1; }                                             \
         _Pragma("omp for schedule(static)")                                                            \
         for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
+            if (!wq) continue;                                                                         \
             const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                 \
             for (int64_t k = 0; k < s.kk; k++) to_pitch_##SUF(&s, wb + k * s.Ho * s.Wo, wq + k * s.nq); \
             for (int64_t c0 = 0; c0 < s.cg; c0 += CB) {                                                \
@@ -90,7 +109,7 @@ void inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthread
                 for (int64_t q0 = 0; q0 < s.nq; q0 += CHUNK) {                                         \
                     if (nc == CB) {                                                                    \
                         /* CB channels share each load of the kernel map */                            \
-                        V acc[CB][NV] = {{0}};                                                          \
+                        V acc[CB][NV] = {{0}};                                                         \
                         for (int64_t k = 0; k < s.kk; k++) {                                           \
                             const T *xs = xp + s.off[k] + q0, *ws = wq + k * s.nq + q0;                \
                             for (int c = 0; c < CB; c++)                                               \
@@ -102,7 +121,7 @@ void inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthread
                             V acc[NV] = {0};                                                           \
                             for (int64_t k = 0; k < s.kk; k++) {                                       \
                                 const T *xs = xp + c * s.lx + s.off[k] + q0, *ws = wq + k * s.nq + q0; \
-                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV));               \
+                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV)); \
                             }                                                                          \
                             memcpy(ye + c * s.nq + q0, acc, sizeof(acc));                              \
                         }                                                                              \
@@ -113,19 +132,23 @@ void inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthread
         }                                                                                              \
         free(wq);                                                                                      \
     }                                                                                                  \
+    return fail ? INV_ENOMEM : 0;                                                                      \
 }                                                                                                      \
                                                                                                        \
 /* gx = tx(gy, w): each padded-input position gathers from the K*K outputs that read it. */          \
-void inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthreads) {                 \
+int inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthreads) {                 \
     plan_t s;                                                                                          \
-    if (make_plan(geo, &s, CHUNK)) return;                                                             \
+    if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
     int64_t n = s.lead + s.nt;                                                                         \
+    int fail = 0;                                                                                      \
     _Pragma("omp parallel num_threads(nthreads)")                                                      \
     {                                                                                                  \
-        T *wq = calloc(s.kk * n + CB * (n + s.nt), sizeof(T));                                         \
-        T *gq = wq + s.kk * n, *gp = gq + CB * n;                                                           \
+        T *wq = scratch(s.kk + CB, n, CB * s.nt, sizeof(T));                                         \
+        T *gq = wq ? wq + s.kk * n : NULL, *gp = gq ? gq + CB * n : NULL;                              \
+        if (!wq) { _Pragma("omp atomic write") fail = 1; }                                             \
         _Pragma("omp for schedule(static)")                                                            \
         for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
+            if (!wq) continue;                                                                         \
             const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                 \
             for (int64_t k = 0; k < s.kk; k++) to_pitch_##SUF(&s, wb + k * s.Ho * s.Wo, wq + k * n + s.lead); \
             for (int64_t c0 = 0; c0 < s.cg; c0 += CB) {                                                \
@@ -133,12 +156,12 @@ void inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthrea
                 for (int64_t c = 0; c < nc; c++) to_pitch_##SUF(&s, gy + (bg * s.cg + c0 + c) * s.Ho * s.Wo, gq + c * n + s.lead); \
                 for (int64_t t0 = 0; t0 < s.nt; t0 += CHUNK) {                                         \
                     if (nc == CB) {                                                                    \
-                        V acc[CB][NV] = {{0}};                                                          \
+                        V acc[CB][NV] = {{0}};                                                         \
                         for (int64_t k = 0; k < s.kk; k++) {                                           \
                             int64_t o = s.lead + t0 - s.off[k];                                        \
                             const T *gs = gq + o, *ws = wq + k * n + o;                                \
                             for (int c = 0; c < CB; c++)                                               \
-                                for (int v = 0; v < NV; v++) acc[c][v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + c * n + v * (CHUNK / NV));    \
+                                for (int v = 0; v < NV; v++) acc[c][v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + c * n + v * (CHUNK / NV)); \
                         }                                                                              \
                         for (int c = 0; c < CB; c++) memcpy(gp + c * s.nt + t0, acc[c], sizeof(acc[c])); \
                     } else {                                                                           \
@@ -147,7 +170,7 @@ void inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthrea
                             for (int64_t k = 0; k < s.kk; k++) {                                       \
                                 int64_t o = s.lead + t0 - s.off[k];                                    \
                                 const T *gs = gq + c * n + o, *ws = wq + k * n + o;                    \
-                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + v * (CHUNK / NV));               \
+                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + v * (CHUNK / NV)); \
                             }                                                                          \
                             memcpy(gp + c * s.nt + t0, acc, sizeof(acc));                              \
                         }                                                                              \
@@ -166,18 +189,22 @@ void inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthrea
         }                                                                                              \
         free(wq);                                                                                      \
     }                                                                                                  \
+    return fail ? INV_ENOMEM : 0;                                                                      \
 }                                                                                                      \
                                                                                                        \
 /* gw = cx(gy, x): per tap, the sum over the group's channels of gy times the shifted input. */      \
-void inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthreads) {                 \
+int inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthreads) {                 \
     plan_t s;                                                                                          \
-    if (make_plan(geo, &s, CHUNK)) return;                                                             \
+    if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
+    int fail = 0;                                                                                      \
     _Pragma("omp parallel num_threads(nthreads)")                                                      \
     {                                                                                                  \
-        T *xp = calloc(s.cg * s.lx + s.cg * s.nq + s.nq, sizeof(T));                                   \
-        T *gq = xp + s.cg * s.lx, *ge = gq + s.cg * s.nq;                                              \
+        T *xp = scratch(s.cg, s.lx + s.nq, s.nq, sizeof(T));                                   \
+        T *gq = xp ? xp + s.cg * s.lx : NULL, *ge = gq ? gq + s.cg * s.nq : NULL;                      \
+        if (!xp) { _Pragma("omp atomic write") fail = 1; }                                             \
         _Pragma("omp for schedule(static)")                                                            \
         for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
+            if (!xp) continue;                                                                         \
             for (int64_t c = 0; c < s.cg; c++) {                                                       \
                 pad_in_##SUF(&s, x + (bg * s.cg + c) * s.H * s.W, xp + c * s.lx);                      \
                 to_pitch_##SUF(&s, gy + (bg * s.cg + c) * s.Ho * s.Wo, gq + c * s.nq);                 \
@@ -187,7 +214,7 @@ void inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthrea
                     V acc[NV] = {0};                                                                   \
                     for (int64_t c = 0; c < s.cg; c++) {                                               \
                         const T *xs = xp + c * s.lx + s.off[k] + q0, *gs = gq + c * s.nq + q0;         \
-                        for (int v = 0; v < NV; v++) acc[v] += *(const V *)(gs + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV));                       \
+                        for (int v = 0; v < NV; v++) acc[v] += *(const V *)(gs + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV)); \
                     }                                                                                  \
                     memcpy(ge + q0, acc, sizeof(acc));                                                 \
                 }                                                                                      \
@@ -196,6 +223,7 @@ void inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthrea
         }                                                                                              \
         free(xp);                                                                                      \
     }                                                                                                  \
+    return fail ? INV_ENOMEM : 0;                                                                      \
 }
 
 DEFINE_LOOPS(float, f32, 2 * VBYTES / 4, vec_f32)

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from igan.ops import _cpu_native, involution, involution_output_size
+from igan.ops._kernels import Geom
 from igan.ops.functional import _involution_padded, _validate
 
 from test_involution_op import has_cxx, make, unfold_reference
@@ -78,6 +79,18 @@ def test_gradgradcheck_on_small_maps(H, W):
     fn = partial(involution, kernel_size=3, stride=1, padding=1, dilation=1, backend="compiled")
     assert torch.autograd.gradcheck(fn, (x, w))
     assert torch.autograd.gradgradcheck(fn, (x, w))
+
+
+@pytest.mark.parametrize("op", ["fwd", "tx", "cx"])
+def test_scratch_allocation_failure_is_a_runtime_error(op):
+    """A scratch that cannot be allocated (here: exabytes, for empty tensors of a huge map) raises
+    RuntimeError, which the auto backend turns into eager, instead of dereferencing NULL."""
+    n = 1 << 28
+    geom = Geom(1, 1, 1, 1, 0, 0, n, n, n, n)  # K 1, one group, stride 1, dilation 1, no padding
+    a = torch.empty(0, 16, n, n)
+    b = torch.empty(0, 1, 1, n, n) if op != "cx" else torch.empty(0, 16, n, n)
+    with pytest.raises(RuntimeError, match="could not allocate"):
+        getattr(_cpu_native, op)(a, b, geom)
 
 
 def test_non_contiguous_and_expanded_inputs():
