@@ -53,6 +53,27 @@ static void *scratch(int64_t a, int64_t b, int64_t c, size_t sz) {
     return calloc((size_t)n, sz);
 }
 
+/* Copy n bytes (a multiple of 4, < 2^31) with fixed-size moves, overlapping the last one: rows of a
+ * few elements are most of the copying at small maps, and a memcpy call per row cost more than the
+ * arithmetic. */
+static inline __attribute__((always_inline)) void copy_row(void *dst, const void *src, int64_t n) {
+    char *d = dst;
+    const char *a = src;
+    if (n >= 32) {
+        int64_t i = 0;
+        for (; i + 32 <= n; i += 32) __builtin_memcpy(d + i, a + i, 32);
+        if (i < n) __builtin_memcpy(d + n - 32, a + n - 32, 32);
+    } else if (n >= 16) {
+        __builtin_memcpy(d, a, 16);
+        __builtin_memcpy(d + n - 16, a + n - 16, 16);
+    } else if (n >= 8) {
+        __builtin_memcpy(d, a, 8);
+        __builtin_memcpy(d + n - 8, a + n - 8, 8);
+    } else if (n >= 4) {
+        __builtin_memcpy(d, a, 4);
+    }
+}
+
 #define CB 4 /* channels per pass of the forward and input-gradient loops */
 
 /* Explicit vectors of the widest ISA the compiler targets (-march=native), two per chunk. */
@@ -67,28 +88,23 @@ typedef double vec_f64 __attribute__((vector_size(VBYTES), aligned(8), may_alias
 
 #define DEFINE_LOOPS(T, SUF, CHUNK, V)                                                                 \
                                                                                                        \
-/* dst (hp x p, pitch p) <- src (H x W) shifted by the padding; the border stays as it was (zero). */ \
-static void pad_in_##SUF(const plan_t *s, const T *src, T *dst) {                                     \
-    for (int64_t r = 0; r < s->hp; r++) {                                                              \
-        int64_t sr = r - s->pt;                                                                        \
-        if (sr < 0 || sr >= s->H) continue;                                                            \
-        int64_t c0 = s->pl > 0 ? s->pl : 0, c1 = s->W + s->pl < s->p ? s->W + s->pl : s->p;            \
-        T *d = dst + r * s->p; const T *a = src + sr * s->W - s->pl;                             \
-        for (int64_t c = c0; c < c1; c++) d[c] = a[c];                                                \
-    }                                                                                                  \
-}                                                                                                      \
-                                                                                                       \
-/* dst (Ho x p, pitch p) <- src (Ho x Wo); columns >= Wo stay zero. */                                 \
-static void to_pitch_##SUF(const plan_t *s, const T *src, T *dst) {                                   \
-    for (int64_t r = 0; r < s->Ho; r++)                                                                \
-        for (int64_t c = 0; c < s->Wo; c++) dst[r * s->p + c] = src[r * s->Wo + c];                    \
-}                                                                                                      \
-                                                                                                       \
-static void from_pitch_##SUF(const plan_t *s, const T *src, T *dst) {                                 \
-    for (int64_t r = 0; r < s->Ho; r++)                                                                \
-        for (int64_t c = 0; c < s->Wo; c++) dst[r * s->Wo + c] = src[r * s->p + c];                    \
-}                                                                                                      \
-                                                                                                       \
+/* dst (hp x p, pitch p) <- src (H x W) shifted by the padding; the border stays as it was (zero). */   \
+static void pad_in_##SUF(const plan_t *s, const T *src, T *dst) {                                       \
+    int64_t c0 = s->pl, c1 = s->W + s->pl < s->p ? s->W + s->pl : s->p;                                  \
+    int64_t r0 = s->pt, r1 = s->H + s->pt < s->hp ? s->H + s->pt : s->hp;                                \
+    for (int64_t r = r0; r < r1; r++)                                                                    \
+        copy_row(dst + r * s->p + c0, src + (r - s->pt) * s->W, (c1 - c0) * (int64_t)sizeof(T));         \
+}                                                                                                        \
+                                                                                                         \
+/* dst (Ho x p, pitch p) <- src (Ho x Wo); columns >= Wo stay zero. */                                   \
+static void to_pitch_##SUF(const plan_t *s, const T *src, T *dst) {                                     \
+    for (int64_t r = 0; r < s->Ho; r++) copy_row(dst + r * s->p, src + r * s->Wo, s->Wo * (int64_t)sizeof(T)); \
+}                                                                                                        \
+                                                                                                         \
+static void from_pitch_##SUF(const plan_t *s, const T *src, T *dst) {                                   \
+    for (int64_t r = 0; r < s->Ho; r++) copy_row(dst + r * s->Wo, src + r * s->p, s->Wo * (int64_t)sizeof(T)); \
+}                                                                                                        \
+                                                                                                         \
 int inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthreads) {                  \
     plan_t s;                                                                                          \
     if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
@@ -140,6 +156,10 @@ int inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthread
     plan_t s;                                                                                          \
     if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
     int64_t n = s.lead + s.nt;                                                                         \
+    /* input rows and columns inside the padded frame; the rest get no gradient */                    \
+    int64_t r1 = s.H + s.pt < s.hp ? s.H : s.hp - s.pt, c1 = s.W + s.pl < s.p ? s.W : s.p - s.pl;      \
+    if (r1 < 0) r1 = 0;                                                                                \
+    if (c1 < 0) c1 = 0;                                                                                \
     int fail = 0;                                                                                      \
     _Pragma("omp parallel num_threads(nthreads)")                                                      \
     {                                                                                                  \
@@ -178,12 +198,12 @@ int inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthread
                 }                                                                                      \
                 for (int64_t c = 0; c < nc; c++) {                                                     \
                     T *dst = gx + (bg * s.cg + c0 + c) * s.H * s.W;                                    \
-                    const T *src = gp + c * s.nt;                                                      \
-                    for (int64_t r = 0; r < s.H; r++)                                                  \
-                        for (int64_t col = 0; col < s.W; col++) {                                      \
-                            int64_t pr = r + s.pt, pc = col + s.pl;                                    \
-                            dst[r * s.W + col] = (pr < s.hp && pc < s.p) ? src[pr * s.p + pc] : (T)0;  \
-                        }                                                                              \
+                    const T *src = gp + c * s.nt + s.pt * s.p + s.pl;                                  \
+                    for (int64_t r = 0; r < r1; r++) {                                                 \
+                        copy_row(dst + r * s.W, src + r * s.p, c1 * (int64_t)sizeof(T));               \
+                        for (int64_t col = c1; col < s.W; col++) dst[r * s.W + col] = 0;               \
+                    }                                                                                  \
+                    for (int64_t i = r1 * s.W; i < s.H * s.W; i++) dst[i] = 0;                         \
                 }                                                                                      \
             }                                                                                          \
         }                                                                                              \
