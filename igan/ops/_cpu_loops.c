@@ -3,9 +3,9 @@
  * Each block (the C/G channels of one group and their K*K kernel maps) is copied into a
  * zero-bordered scratch laid out with row pitch P = W_out + dilation*(K-1). On that pitch every
  * kernel tap is one constant offset along the flattened rows, so each output is a sum of K*K
- * contiguous, unmasked loads, vectorised over CHUNK positions that span row ends; the short rows
- * of small maps no longer leave the vector loop half empty. The few extra "columns" of each
- * scratch row are zero in the kernel maps and are never copied out.
+ * contiguous, unmasked loads, vectorised over one vector of positions that spans row ends; the
+ * short rows of small maps no longer leave the vector loop half empty. The few extra "columns" of
+ * each scratch row are zero in the kernel maps and are never copied out.
  *
  * geo = {B, C, G, H, W, Ho, Wo, K, dilation, pad_top, pad_left}. All tensors contiguous.
  * Each entry point returns 0, INV_EGEOM for a geometry the plan cannot hold, or INV_ENOMEM when a
@@ -18,13 +18,25 @@
 #define INV_EGEOM -1
 #define INV_ENOMEM -2
 
+/* Explicit vectors of the widest ISA the compiler targets (-march=native). */
+#if defined(__AVX512F__)
+#define VBYTES 64
+#else
+#define VBYTES 32
+#endif
+typedef float vec_f32 __attribute__((vector_size(VBYTES), aligned(4), may_alias));
+typedef double vec_f64 __attribute__((vector_size(VBYTES), aligned(8), may_alias));
+
 typedef struct {
     int64_t B, C, G, H, W, Ho, Wo, K, d, pt, pl;
-    int64_t cg, kk, span, hp, p, nq, nt, lead, lx;
+    int64_t cg, kk, span, hp, p, nq, lead, lx, t0, nt, n;
     int64_t off[1024];
 } plan_t;
 
-static int make_plan(const int64_t *geo, plan_t *s, int64_t chunk) {
+static int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
+
+/* vl: elements per vector. Positions run in whole vectors, from the first one needed to the last. */
+static int make_plan(const int64_t *geo, plan_t *s, int64_t vl) {
     s->B = geo[0]; s->C = geo[1]; s->G = geo[2]; s->H = geo[3]; s->W = geo[4];
     s->Ho = geo[5]; s->Wo = geo[6]; s->K = geo[7]; s->d = geo[8]; s->pt = geo[9]; s->pl = geo[10];
     for (int i = 0; i < 11; i++)
@@ -37,10 +49,15 @@ static int make_plan(const int64_t *geo, plan_t *s, int64_t chunk) {
     if (s->span > ((int64_t)1 << 30) || (s->Ho + s->span) * (s->Wo + s->span) > ((int64_t)1 << 58)) return INV_EGEOM;
     s->hp = s->Ho + s->span;                                  /* padded rows the taps read */
     s->p = s->Wo + s->span;                                   /* row pitch of every scratch */
-    s->nq = (s->Ho * s->p + chunk - 1) / chunk * chunk;       /* output positions, whole chunks */
-    s->nt = (s->hp * s->p + chunk - 1) / chunk * chunk;       /* padded-input positions */
+    s->nq = round_up((s->Ho - 1) * s->p + s->Wo, vl);         /* output positions up to the last valid one */
     s->lead = s->span * s->p + s->span;                       /* largest tap offset */
     s->lx = s->nq + s->lead;                                  /* padded input as the forward reads it */
+    /* The input gradient is needed only where the input sits inside the padded frame. */
+    int64_t r1 = s->H + s->pt < s->hp ? s->H + s->pt : s->hp, c1 = s->W + s->pl < s->p ? s->W + s->pl : s->p;
+    s->t0 = s->pt * s->p + s->pl;
+    s->nt = r1 > s->pt && c1 > s->pl ? round_up((r1 - 1) * s->p + c1 - s->t0, vl) : 0;
+    /* gy and w as the input gradient reads (and copies) them, after lead zeros */
+    s->n = s->lead + (s->t0 + s->nt > s->nq ? s->t0 + s->nt : s->nq);
     for (int64_t i = 0; i < s->K; i++)
         for (int64_t j = 0; j < s->K; j++) s->off[i * s->K + j] = i * s->d * s->p + j * s->d;
     return 0;
@@ -74,20 +91,9 @@ static inline __attribute__((always_inline)) void copy_row(void *dst, const void
     }
 }
 
-#define CB 4 /* channels per pass of the forward and input-gradient loops */
-
-/* Explicit vectors of the widest ISA the compiler targets (-march=native), two per chunk. */
-#if defined(__AVX512F__)
-#define VBYTES 64
-#else
-#define VBYTES 32
-#endif
-typedef float vec_f32 __attribute__((vector_size(VBYTES), aligned(4), may_alias));
-typedef double vec_f64 __attribute__((vector_size(VBYTES), aligned(8), may_alias));
-#define NV 2
-
-#define DEFINE_LOOPS(T, SUF, CHUNK, V)                                                                 \
-                                                                                                       \
+#define DEFINE_LOOPS(T, SUF, V)                                                                            \
+enum { VL_##SUF = VBYTES / sizeof(T) };                                                                  \
+                                                                                                         \
 /* dst (hp x p, pitch p) <- src (H x W) shifted by the padding; the border stays as it was (zero). */   \
 static void pad_in_##SUF(const plan_t *s, const T *src, T *dst) {                                       \
     int64_t c0 = s->pl, c1 = s->W + s->pl < s->p ? s->W + s->pl : s->p;                                  \
@@ -105,146 +111,146 @@ static void from_pitch_##SUF(const plan_t *s, const T *src, T *dst) {           
     for (int64_t r = 0; r < s->Ho; r++) copy_row(dst + r * s->Wo, src + r * s->p, s->Wo * (int64_t)sizeof(T)); \
 }                                                                                                        \
                                                                                                          \
-int inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthreads) {                  \
-    plan_t s;                                                                                          \
-    if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
-    int fail = 0;                                                                                      \
-    _Pragma("omp parallel num_threads(nthreads)")                                                      \
-    {                                                                                                  \
-        T *wq = scratch(s.kk + CB, s.nq, CB * s.lx, sizeof(T));                                   \
-        T *xp = wq ? wq + s.kk * s.nq : NULL, *ye = xp ? xp + CB * s.lx : NULL;                        \
-        if (!wq) { _Pragma("omp atomic write") fail = 1; }                                             \
-        _Pragma("omp for schedule(static)")                                                            \
-        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
-            if (!wq) continue;                                                                         \
-            const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                 \
+/* ye[c] = sum_k wq[k] * xp[c] shifted by off[k], for NC channels: each load of a kernel map serves   \
+ * all NC of them (NC is a constant at every call, so the channel loops unroll into registers). */       \
+static inline __attribute__((always_inline)) void fwd_pass_##SUF(const plan_t *s, const T *xp, const T *wq, T *ye, const int NC) { \
+    for (int64_t q0 = 0; q0 < s->nq; q0 += VL_##SUF) {                                                   \
+        V acc[8] = {0};                                                                                  \
+        for (int64_t k = 0; k < s->kk; k++) {                                                            \
+            V wv = *(const V *)(wq + k * s->nq + q0);                                                    \
+            const T *xs = xp + s->off[k] + q0;                                                           \
+            for (int c = 0; c < NC; c++) acc[c] += wv * *(const V *)(xs + c * s->lx);                    \
+        }                                                                                                \
+        for (int c = 0; c < NC; c++) *(V *)(ye + c * s->nq + q0) = acc[c];                               \
+    }                                                                                                    \
+}                                                                                                        \
+                                                                                                         \
+int inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthreads) {                     \
+    plan_t s;                                                                                            \
+    if (make_plan(geo, &s, VL_##SUF)) return INV_EGEOM;                                                  \
+    int fail = 0;                                                                                        \
+    _Pragma("omp parallel num_threads(nthreads)")                                                        \
+    {                                                                                                    \
+        T *wq = scratch(s.kk + 8, s.nq, 8 * s.lx, sizeof(T));                                            \
+        T *xp = wq ? wq + s.kk * s.nq : NULL, *ye = xp ? xp + 8 * s.lx : NULL;                           \
+        if (!wq) { _Pragma("omp atomic write") fail = 1; }                                               \
+        _Pragma("omp for schedule(static)")                                                              \
+        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                     \
+            if (!wq) continue;                                                                           \
+            const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                   \
             for (int64_t k = 0; k < s.kk; k++) to_pitch_##SUF(&s, wb + k * s.Ho * s.Wo, wq + k * s.nq); \
-            for (int64_t c0 = 0; c0 < s.cg; c0 += CB) {                                                \
-                int64_t nc = s.cg - c0 < CB ? s.cg - c0 : CB;                                          \
+            for (int64_t c0 = 0, nc; c0 < s.cg; c0 += nc) {                                              \
+                /* channels in blocks of 8, then 4, then 1 */                                            \
+                nc = s.cg - c0 >= 8 ? 8 : s.cg - c0 >= 4 ? 4 : 1;                                         \
                 for (int64_t c = 0; c < nc; c++) pad_in_##SUF(&s, x + (bg * s.cg + c0 + c) * s.H * s.W, xp + c * s.lx); \
-                for (int64_t q0 = 0; q0 < s.nq; q0 += CHUNK) {                                         \
-                    if (nc == CB) {                                                                    \
-                        /* CB channels share each load of the kernel map */                            \
-                        V acc[CB][NV] = {{0}};                                                         \
-                        for (int64_t k = 0; k < s.kk; k++) {                                           \
-                            const T *xs = xp + s.off[k] + q0, *ws = wq + k * s.nq + q0;                \
-                            for (int c = 0; c < CB; c++)                                               \
-                                for (int v = 0; v < NV; v++) acc[c][v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(xs + c * s.lx + v * (CHUNK / NV)); \
-                        }                                                                              \
-                        for (int c = 0; c < CB; c++) memcpy(ye + c * s.nq + q0, acc[c], sizeof(acc[c])); \
-                    } else {                                                                           \
-                        for (int64_t c = 0; c < nc; c++) {                                             \
-                            V acc[NV] = {0};                                                           \
-                            for (int64_t k = 0; k < s.kk; k++) {                                       \
-                                const T *xs = xp + c * s.lx + s.off[k] + q0, *ws = wq + k * s.nq + q0; \
-                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV)); \
-                            }                                                                          \
-                            memcpy(ye + c * s.nq + q0, acc, sizeof(acc));                              \
-                        }                                                                              \
-                    }                                                                                  \
-                }                                                                                      \
+                if (nc == 8) fwd_pass_##SUF(&s, xp, wq, ye, 8);                                          \
+                else if (nc == 4) fwd_pass_##SUF(&s, xp, wq, ye, 4);                                     \
+                else fwd_pass_##SUF(&s, xp, wq, ye, 1);                                                  \
                 for (int64_t c = 0; c < nc; c++) from_pitch_##SUF(&s, ye + c * s.nq, y + (bg * s.cg + c0 + c) * s.Ho * s.Wo); \
-            }                                                                                          \
-        }                                                                                              \
-        free(wq);                                                                                      \
-    }                                                                                                  \
-    return fail ? INV_ENOMEM : 0;                                                                      \
-}                                                                                                      \
-                                                                                                       \
-/* gx = tx(gy, w): each padded-input position gathers from the K*K outputs that read it. */          \
-int inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthreads) {                 \
-    plan_t s;                                                                                          \
-    if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
-    int64_t n = s.lead + s.nt;                                                                         \
-    /* input rows and columns inside the padded frame; the rest get no gradient */                    \
-    int64_t r1 = s.H + s.pt < s.hp ? s.H : s.hp - s.pt, c1 = s.W + s.pl < s.p ? s.W : s.p - s.pl;      \
-    if (r1 < 0) r1 = 0;                                                                                \
-    if (c1 < 0) c1 = 0;                                                                                \
-    int fail = 0;                                                                                      \
-    _Pragma("omp parallel num_threads(nthreads)")                                                      \
-    {                                                                                                  \
-        T *wq = scratch(s.kk + CB, n, CB * s.nt, sizeof(T));                                         \
-        T *gq = wq ? wq + s.kk * n : NULL, *gp = gq ? gq + CB * n : NULL;                              \
-        if (!wq) { _Pragma("omp atomic write") fail = 1; }                                             \
-        _Pragma("omp for schedule(static)")                                                            \
-        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
-            if (!wq) continue;                                                                         \
-            const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                 \
-            for (int64_t k = 0; k < s.kk; k++) to_pitch_##SUF(&s, wb + k * s.Ho * s.Wo, wq + k * n + s.lead); \
-            for (int64_t c0 = 0; c0 < s.cg; c0 += CB) {                                                \
-                int64_t nc = s.cg - c0 < CB ? s.cg - c0 : CB;                                          \
-                for (int64_t c = 0; c < nc; c++) to_pitch_##SUF(&s, gy + (bg * s.cg + c0 + c) * s.Ho * s.Wo, gq + c * n + s.lead); \
-                for (int64_t t0 = 0; t0 < s.nt; t0 += CHUNK) {                                         \
-                    if (nc == CB) {                                                                    \
-                        V acc[CB][NV] = {{0}};                                                         \
-                        for (int64_t k = 0; k < s.kk; k++) {                                           \
-                            int64_t o = s.lead + t0 - s.off[k];                                        \
-                            const T *gs = gq + o, *ws = wq + k * n + o;                                \
-                            for (int c = 0; c < CB; c++)                                               \
-                                for (int v = 0; v < NV; v++) acc[c][v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + c * n + v * (CHUNK / NV)); \
-                        }                                                                              \
-                        for (int c = 0; c < CB; c++) memcpy(gp + c * s.nt + t0, acc[c], sizeof(acc[c])); \
-                    } else {                                                                           \
-                        for (int64_t c = 0; c < nc; c++) {                                             \
-                            V acc[NV] = {0};                                                           \
-                            for (int64_t k = 0; k < s.kk; k++) {                                       \
-                                int64_t o = s.lead + t0 - s.off[k];                                    \
-                                const T *gs = gq + c * n + o, *ws = wq + k * n + o;                    \
-                                for (int v = 0; v < NV; v++) acc[v] += *(const V *)(ws + v * (CHUNK / NV)) * *(const V *)(gs + v * (CHUNK / NV)); \
-                            }                                                                          \
-                            memcpy(gp + c * s.nt + t0, acc, sizeof(acc));                              \
-                        }                                                                              \
-                    }                                                                                  \
-                }                                                                                      \
-                for (int64_t c = 0; c < nc; c++) {                                                     \
-                    T *dst = gx + (bg * s.cg + c0 + c) * s.H * s.W;                                    \
-                    const T *src = gp + c * s.nt + s.pt * s.p + s.pl;                                  \
-                    for (int64_t r = 0; r < r1; r++) {                                                 \
-                        copy_row(dst + r * s.W, src + r * s.p, c1 * (int64_t)sizeof(T));               \
-                        for (int64_t col = c1; col < s.W; col++) dst[r * s.W + col] = 0;               \
-                    }                                                                                  \
-                    for (int64_t i = r1 * s.W; i < s.H * s.W; i++) dst[i] = 0;                         \
-                }                                                                                      \
-            }                                                                                          \
-        }                                                                                              \
-        free(wq);                                                                                      \
-    }                                                                                                  \
-    return fail ? INV_ENOMEM : 0;                                                                      \
-}                                                                                                      \
-                                                                                                       \
-/* gw = cx(gy, x): per tap, the sum over the group's channels of gy times the shifted input. */      \
-int inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthreads) {                 \
-    plan_t s;                                                                                          \
-    if (make_plan(geo, &s, CHUNK)) return INV_EGEOM;                                                   \
-    int fail = 0;                                                                                      \
-    _Pragma("omp parallel num_threads(nthreads)")                                                      \
-    {                                                                                                  \
-        T *xp = scratch(s.cg, s.lx + s.nq, s.nq, sizeof(T));                                   \
-        T *gq = xp ? xp + s.cg * s.lx : NULL, *ge = gq ? gq + s.cg * s.nq : NULL;                      \
-        if (!xp) { _Pragma("omp atomic write") fail = 1; }                                             \
-        _Pragma("omp for schedule(static)")                                                            \
-        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                   \
-            if (!xp) continue;                                                                         \
-            for (int64_t c = 0; c < s.cg; c++) {                                                       \
-                pad_in_##SUF(&s, x + (bg * s.cg + c) * s.H * s.W, xp + c * s.lx);                      \
-                to_pitch_##SUF(&s, gy + (bg * s.cg + c) * s.Ho * s.Wo, gq + c * s.nq);                 \
-            }                                                                                          \
-            for (int64_t k = 0; k < s.kk; k++) {                                                       \
-                for (int64_t q0 = 0; q0 < s.nq; q0 += CHUNK) {                                         \
-                    V acc[NV] = {0};                                                                   \
-                    for (int64_t c = 0; c < s.cg; c++) {                                               \
-                        const T *xs = xp + c * s.lx + s.off[k] + q0, *gs = gq + c * s.nq + q0;         \
-                        for (int v = 0; v < NV; v++) acc[v] += *(const V *)(gs + v * (CHUNK / NV)) * *(const V *)(xs + v * (CHUNK / NV)); \
-                    }                                                                                  \
-                    memcpy(ge + q0, acc, sizeof(acc));                                                 \
-                }                                                                                      \
-                from_pitch_##SUF(&s, ge, gw + (bg * s.kk + k) * s.Ho * s.Wo);                          \
-            }                                                                                          \
-        }                                                                                              \
-        free(xp);                                                                                      \
-    }                                                                                                  \
-    return fail ? INV_ENOMEM : 0;                                                                      \
+            }                                                                                            \
+        }                                                                                                \
+        free(wq);                                                                                        \
+    }                                                                                                    \
+    return fail ? INV_ENOMEM : 0;                                                                        \
+}                                                                                                        \
+                                                                                                         \
+/* gp[c] at padded-input positions t0 + i = sum_k wq[k] * gq[c], both read at t - off[k]. */            \
+static inline __attribute__((always_inline)) void tx_pass_##SUF(const plan_t *s, const T *gq, const T *wq, T *gp, const int NC) { \
+    for (int64_t i0 = 0; i0 < s->nt; i0 += VL_##SUF) {                                                   \
+        V acc[8] = {0};                                                                                  \
+        for (int64_t k = 0; k < s->kk; k++) {                                                            \
+            int64_t o = s->lead + s->t0 + i0 - s->off[k];                                                \
+            V wv = *(const V *)(wq + k * s->n + o);                                                      \
+            for (int c = 0; c < NC; c++) acc[c] += wv * *(const V *)(gq + c * s->n + o);                 \
+        }                                                                                                \
+        for (int c = 0; c < NC; c++) *(V *)(gp + c * s->nt + i0) = acc[c];                               \
+    }                                                                                                    \
+}                                                                                                        \
+                                                                                                         \
+/* gx = tx(gy, w): each padded-input position gathers from the K*K outputs that read it. */            \
+int inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthreads) {                    \
+    plan_t s;                                                                                            \
+    if (make_plan(geo, &s, VL_##SUF)) return INV_EGEOM;                                                  \
+    /* input rows and columns inside the padded frame; the rest get no gradient */                      \
+    int64_t r1 = s.H + s.pt < s.hp ? s.H : s.hp - s.pt, c1 = s.W + s.pl < s.p ? s.W : s.p - s.pl;        \
+    if (r1 < 0) r1 = 0;                                                                                  \
+    if (c1 < 0) c1 = 0;                                                                                  \
+    int fail = 0;                                                                                        \
+    _Pragma("omp parallel num_threads(nthreads)")                                                        \
+    {                                                                                                    \
+        T *wq = scratch(s.kk + 8, s.n, 8 * s.nt, sizeof(T));                                             \
+        T *gq = wq ? wq + s.kk * s.n : NULL, *gp = gq ? gq + 8 * s.n : NULL;                             \
+        if (!wq) { _Pragma("omp atomic write") fail = 1; }                                               \
+        _Pragma("omp for schedule(static)")                                                              \
+        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                     \
+            if (!wq) continue;                                                                           \
+            const T *wb = w + bg * s.kk * s.Ho * s.Wo;                                                   \
+            for (int64_t k = 0; k < s.kk; k++) to_pitch_##SUF(&s, wb + k * s.Ho * s.Wo, wq + k * s.n + s.lead); \
+            for (int64_t c0 = 0, nc; c0 < s.cg; c0 += nc) {                                              \
+                nc = s.cg - c0 >= 8 ? 8 : s.cg - c0 >= 4 ? 4 : 1;                                         \
+                for (int64_t c = 0; c < nc; c++) to_pitch_##SUF(&s, gy + (bg * s.cg + c0 + c) * s.Ho * s.Wo, gq + c * s.n + s.lead); \
+                if (nc == 8) tx_pass_##SUF(&s, gq, wq, gp, 8);                                           \
+                else if (nc == 4) tx_pass_##SUF(&s, gq, wq, gp, 4);                                      \
+                else tx_pass_##SUF(&s, gq, wq, gp, 1);                                                   \
+                for (int64_t c = 0; c < nc; c++) {                                                       \
+                    T *dst = gx + (bg * s.cg + c0 + c) * s.H * s.W;                                      \
+                    const T *src = gp + c * s.nt;                                                        \
+                    for (int64_t r = 0; r < r1; r++) {                                                   \
+                        copy_row(dst + r * s.W, src + r * s.p, c1 * (int64_t)sizeof(T));                 \
+                        for (int64_t col = c1; col < s.W; col++) dst[r * s.W + col] = 0;                 \
+                    }                                                                                    \
+                    for (int64_t i = r1 * s.W; i < s.H * s.W; i++) dst[i] = 0;                           \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+        free(wq);                                                                                        \
+    }                                                                                                    \
+    return fail ? INV_ENOMEM : 0;                                                                        \
+}                                                                                                        \
+                                                                                                         \
+/* ge[j] = sum_c gq[c] * xp[c] shifted by off[k0 + j], for NK taps: each load of gy serves all NK. */  \
+static inline __attribute__((always_inline)) void cx_pass_##SUF(const plan_t *s, const T *xp, const T *gq, T *ge, int64_t k0, const int NK) { \
+    for (int64_t q0 = 0; q0 < s->nq; q0 += VL_##SUF) {                                                   \
+        V acc[9] = {0};                                                                                  \
+        for (int64_t c = 0; c < s->cg; c++) {                                                            \
+            V gv = *(const V *)(gq + c * s->nq + q0);                                                    \
+            const T *xs = xp + c * s->lx + q0;                                                           \
+            for (int j = 0; j < NK; j++) acc[j] += gv * *(const V *)(xs + s->off[k0 + j]);               \
+        }                                                                                                \
+        for (int j = 0; j < NK; j++) *(V *)(ge + j * s->nq + q0) = acc[j];                               \
+    }                                                                                                    \
+}                                                                                                        \
+                                                                                                         \
+/* gw = cx(gy, x): per tap, the sum over the group's channels of gy times the shifted input. */        \
+int inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthreads) {                    \
+    plan_t s;                                                                                            \
+    if (make_plan(geo, &s, VL_##SUF)) return INV_EGEOM;                                                  \
+    int fail = 0;                                                                                        \
+    _Pragma("omp parallel num_threads(nthreads)")                                                        \
+    {                                                                                                    \
+        T *xp = scratch(s.cg, s.lx + s.nq, 9 * s.nq, sizeof(T));                                         \
+        T *gq = xp ? xp + s.cg * s.lx : NULL, *ge = gq ? gq + s.cg * s.nq : NULL;                        \
+        if (!xp) { _Pragma("omp atomic write") fail = 1; }                                               \
+        _Pragma("omp for schedule(static)")                                                              \
+        for (int64_t bg = 0; bg < s.B * s.G; bg++) {                                                     \
+            if (!xp) continue;                                                                           \
+            for (int64_t c = 0; c < s.cg; c++) {                                                         \
+                pad_in_##SUF(&s, x + (bg * s.cg + c) * s.H * s.W, xp + c * s.lx);                        \
+                to_pitch_##SUF(&s, gy + (bg * s.cg + c) * s.Ho * s.Wo, gq + c * s.nq);                   \
+            }                                                                                            \
+            for (int64_t k0 = 0, nk; k0 < s.kk; k0 += nk) {                                              \
+                /* taps in blocks of 9 (all of K = 3), then 4, then 1 */                                 \
+                nk = s.kk - k0 >= 9 ? 9 : s.kk - k0 >= 4 ? 4 : 1;                                         \
+                if (nk == 9) cx_pass_##SUF(&s, xp, gq, ge, k0, 9);                                       \
+                else if (nk == 4) cx_pass_##SUF(&s, xp, gq, ge, k0, 4);                                  \
+                else cx_pass_##SUF(&s, xp, gq, ge, k0, 1);                                               \
+                for (int64_t j = 0; j < nk; j++) from_pitch_##SUF(&s, ge + j * s.nq, gw + (bg * s.kk + k0 + j) * s.Ho * s.Wo); \
+            }                                                                                            \
+        }                                                                                                \
+        free(xp);                                                                                        \
+    }                                                                                                    \
+    return fail ? INV_ENOMEM : 0;                                                                        \
 }
 
-DEFINE_LOOPS(float, f32, 2 * VBYTES / 4, vec_f32)
-DEFINE_LOOPS(double, f64, 2 * VBYTES / 8, vec_f64)
+DEFINE_LOOPS(float, f32, vec_f32)
+DEFINE_LOOPS(double, f64, vec_f64)
