@@ -7,6 +7,10 @@
  * short rows of small maps no longer leave the vector loop half empty. The few extra "columns" of
  * each scratch row are zero in the kernel maps and are never copied out.
  *
+ * Maps as wide as their output (W_out == W: "same" padding, every GAN shape) skip the pitch and run
+ * in the tensors' own layout with a column mask per tap (see nat_fwd): one copy per map instead of
+ * one per row, which is most of the time at 4x4. Other widths use the pitched scratch.
+ *
  * geo = {B, C, G, H, W, Ho, Wo, K, dilation, pad_top, pad_left}. All tensors contiguous.
  * Each entry point returns 0, INV_EGEOM for a geometry the plan cannot hold, or INV_ENOMEM when a
  * thread's scratch cannot be allocated (the output is then undefined; the caller raises).
@@ -26,6 +30,8 @@
 #endif
 typedef float vec_f32 __attribute__((vector_size(VBYTES), aligned(4), may_alias));
 typedef double vec_f64 __attribute__((vector_size(VBYTES), aligned(8), may_alias));
+typedef int32_t veci_f32 __attribute__((vector_size(VBYTES), aligned(4), may_alias));
+typedef int64_t veci_f64 __attribute__((vector_size(VBYTES), aligned(8), may_alias));
 
 typedef struct {
     int64_t B, C, G, H, W, Ho, Wo, K, d, pt, pl;
@@ -63,6 +69,28 @@ static int make_plan(const int64_t *geo, plan_t *s, int64_t vl) {
     return 0;
 }
 
+/* The natural layout of same-width maps (see nat_fwd): tap offsets in the tensors' own layout. */
+typedef struct {
+    int64_t kk, nq, nt, lx, ln, mlo, mg;
+    int64_t off[1024], mcol[1024];
+} nat_t;
+
+static void nat_plan(const plan_t *s, nat_t *n, int64_t vl) {
+    n->kk = s->kk;
+    n->nq = round_up(s->Ho * s->W, vl);                       /* output positions */
+    n->nt = round_up(s->H * s->W, vl);                        /* input positions */
+    n->mlo = s->pt * s->W + s->pl;                            /* -(smallest tap offset) */
+    int64_t hi = (s->span - s->pt) * s->W + s->span - s->pl;  /* largest tap offset */
+    n->mg = hi > 0 ? hi : 0;
+    n->lx = n->mlo + (s->H * s->W > n->nq + n->mg ? s->H * s->W : n->nq + n->mg);
+    n->ln = n->mg + (s->Ho * s->W > n->nt + n->mlo ? s->Ho * s->W : n->nt + n->mlo);
+    for (int64_t i = 0; i < s->K; i++)
+        for (int64_t j = 0; j < s->K; j++) {
+            n->off[i * s->K + j] = (i * s->d - s->pt) * s->W + j * s->d - s->pl;
+            n->mcol[i * s->K + j] = j;
+        }
+}
+
 /* calloc of a*b + c elements of size sz; NULL on overflow or failure. */
 static void *scratch(int64_t a, int64_t b, int64_t c, size_t sz) {
     int64_t n;
@@ -91,7 +119,7 @@ static inline __attribute__((always_inline)) void copy_row(void *dst, const void
     }
 }
 
-#define DEFINE_LOOPS(T, SUF, V)                                                                            \
+#define DEFINE_LOOPS(T, SUF, V, VI, IT)                                                                            \
 enum { VL_##SUF = VBYTES / sizeof(T) };                                                                  \
                                                                                                          \
 /* dst (hp x p, pitch p) <- src (H x W) shifted by the padding; the border stays as it was (zero). */   \
@@ -111,6 +139,182 @@ static void from_pitch_##SUF(const plan_t *s, const T *src, T *dst) {           
     for (int64_t r = 0; r < s->Ho; r++) copy_row(dst + r * s->Wo, src + r * s->p, s->Wo * (int64_t)sizeof(T)); \
 }                                                                                                        \
                                                                                                          \
+/* ---- Same-width maps (W_out == W): the natural layout ----                                           \
+ * When the output is as wide as the input, output q = r*W + c and the input it reads at tap (i, j)     \
+ * are one constant offset apart in the tensors' own layout, so no row is re-pitched: the input gets    \
+ * zero rows above and below by one contiguous copy per map, kernel maps, outputs and gradients are     \
+ * read and written in place (through a scratch only when H*W is not a whole number of vectors),        \
+ * and a column mask per tap column j clears the lanes whose read wrapped into the neighbouring row.    \
+ * Masking the wrapped operand (not the product) keeps the reference's arithmetic: a padded tap         \
+ * contributes w * 0, a tap outside the output contributes nothing. At 4x4 this does one copy per       \
+ * map instead of one per row. */                                                                       \
+/* K masks of len positions: lane q of mask j is all ones where column (q mod W) + dir*(j*d - pl)       \
+ * lies inside [0, W): dir +1 for the forward and kernel gradient, -1 for the input gradient. */        \
+static VI *column_masks_##SUF(const plan_t *s, int64_t len, int64_t dir) {                              \
+    IT *m = scratch(s->K, len, 0, sizeof(IT));                                                          \
+    if (!m) return NULL;                                                                                \
+    for (int64_t j = 0; j < s->K; j++)                                                                  \
+        for (int64_t q = 0; q < len; q++) {                                                             \
+            int64_t col = q % s->W + dir * (j * s->d - s->pl);                                          \
+            m[j * len + q] = col >= 0 && col < s->W ? -1 : 0;                                           \
+        }                                                                                               \
+    return (VI *)m;                                                                                     \
+}                                                                                                       \
+                                                                                                        \
+static inline __attribute__((always_inline)) void nfwd_pass_##SUF(const nat_t *n, const T *xs, const T *wq, const VI *cm, T *const *dst, const int NC) { \
+    for (int64_t q0 = 0; q0 < n->nq; q0 += VL_##SUF) {                                                  \
+        V acc[8] = {0};                                                                                 \
+        for (int64_t k = 0; k < n->kk; k++) {                                                           \
+            V wv = *(const V *)(wq + k * n->nq + q0);                                                   \
+            VI m = *(const VI *)((const T *)cm + n->mcol[k] * n->nq + q0);                              \
+            const T *xk = xs + n->off[k] + q0;                                                          \
+            for (int c = 0; c < NC; c++) acc[c] += wv * (V)((VI)(*(const V *)(xk + c * n->lx)) & m);    \
+        }                                                                                               \
+        for (int c = 0; c < NC; c++) *(V *)(dst[c] + q0) = acc[c];                                      \
+    }                                                                                                   \
+}                                                                                                       \
+                                                                                                        \
+static int nat_fwd_##SUF(const plan_t *s, const nat_t *n, const T *x, const T *w, T *y, int nthreads) { \
+    const int64_t hw = s->Ho * s->W, exact = hw == n->nq;                                               \
+    VI *cm = column_masks_##SUF(s, n->nq, 1);                                                           \
+    if (!cm) return INV_ENOMEM;                                                                         \
+    int fail = 0;                                                                                       \
+    _Pragma("omp parallel num_threads(nthreads)")                                                       \
+    {                                                                                                   \
+        T *xs = scratch(8, n->lx, exact ? 0 : (s->kk + 8) * n->nq, sizeof(T));                          \
+        T *wq = xs ? xs + 8 * n->lx : NULL, *ye = wq ? wq + s->kk * n->nq : NULL;                       \
+        if (!xs) { _Pragma("omp atomic write") fail = 1; }                                              \
+        _Pragma("omp for schedule(static)")                                                             \
+        for (int64_t bg = 0; bg < s->B * s->G; bg++) {                                                  \
+            if (!xs) continue;                                                                          \
+            const T *wb = w + bg * s->kk * hw;                                                          \
+            if (!exact) {                                                                               \
+                for (int64_t k = 0; k < s->kk; k++) copy_row(wq + k * n->nq, wb + k * hw, hw * (int64_t)sizeof(T)); \
+                wb = wq;                                                                                \
+            }                                                                                           \
+            for (int64_t c0 = 0, nc; c0 < s->cg; c0 += nc) {                                            \
+                nc = s->cg - c0 >= 8 ? 8 : s->cg - c0 >= 4 ? 4 : 1;                                     \
+                T *dst[8];                                                                              \
+                for (int64_t c = 0; c < nc; c++) {                                                      \
+                    copy_row(xs + c * n->lx + n->mlo, x + (bg * s->cg + c0 + c) * s->H * s->W, s->H * s->W * (int64_t)sizeof(T)); \
+                    dst[c] = exact ? y + (bg * s->cg + c0 + c) * hw : ye + c * n->nq;                   \
+                }                                                                                       \
+                if (nc == 8) nfwd_pass_##SUF(n, xs + n->mlo, wb, cm, dst, 8);                           \
+                else if (nc == 4) nfwd_pass_##SUF(n, xs + n->mlo, wb, cm, dst, 4);                      \
+                else nfwd_pass_##SUF(n, xs + n->mlo, wb, cm, dst, 1);                                   \
+                if (!exact)                                                                             \
+                    for (int64_t c = 0; c < nc; c++) copy_row(y + (bg * s->cg + c0 + c) * hw, dst[c], hw * (int64_t)sizeof(T)); \
+            }                                                                                           \
+        }                                                                                               \
+        free(xs);                                                                                       \
+    }                                                                                                   \
+    free(cm);                                                                                           \
+    return fail ? INV_ENOMEM : 0;                                                                       \
+}                                                                                                       \
+                                                                                                        \
+/* gx[c][t] = sum_k [output t - off[k] exists] w[k] * gy[c], both read at t - off[k]. */                \
+static inline __attribute__((always_inline)) void ntx_pass_##SUF(const nat_t *n, const T *gq, const T *wq, const VI *cm, T *const *dst, const int NC) { \
+    for (int64_t t0 = 0; t0 < n->nt; t0 += VL_##SUF) {                                                  \
+        V acc[8] = {0};                                                                                 \
+        for (int64_t k = 0; k < n->kk; k++) {                                                           \
+            int64_t o = t0 - n->off[k];                                                                 \
+            VI m = *(const VI *)((const T *)cm + n->mcol[k] * n->nt + t0);                              \
+            V wv = (V)((VI)(*(const V *)(wq + k * n->ln + o)) & m);                                     \
+            for (int c = 0; c < NC; c++) acc[c] += wv * (V)((VI)(*(const V *)(gq + c * n->ln + o)) & m); \
+        }                                                                                               \
+        for (int c = 0; c < NC; c++) *(V *)(dst[c] + t0) = acc[c];                                      \
+    }                                                                                                   \
+}                                                                                                       \
+                                                                                                        \
+static int nat_tx_##SUF(const plan_t *s, const nat_t *n, const T *gy, const T *w, T *gx, int nthreads) { \
+    const int64_t hw = s->Ho * s->W, ihw = s->H * s->W, exact = ihw == n->nt;                           \
+    VI *cm = column_masks_##SUF(s, n->nt, -1);                                                          \
+    if (!cm) return INV_ENOMEM;                                                                         \
+    int fail = 0;                                                                                       \
+    _Pragma("omp parallel num_threads(nthreads)")                                                       \
+    {                                                                                                   \
+        T *wq = scratch(s->kk + 8, n->ln, exact ? 0 : 8 * n->nt, sizeof(T));                            \
+        T *gq = wq ? wq + s->kk * n->ln : NULL, *gp = gq ? gq + 8 * n->ln : NULL;                       \
+        if (!wq) { _Pragma("omp atomic write") fail = 1; }                                              \
+        _Pragma("omp for schedule(static)")                                                             \
+        for (int64_t bg = 0; bg < s->B * s->G; bg++) {                                                  \
+            if (!wq) continue;                                                                          \
+            for (int64_t k = 0; k < s->kk; k++) copy_row(wq + k * n->ln + n->mg, w + (bg * s->kk + k) * hw, hw * (int64_t)sizeof(T)); \
+            for (int64_t c0 = 0, nc; c0 < s->cg; c0 += nc) {                                            \
+                nc = s->cg - c0 >= 8 ? 8 : s->cg - c0 >= 4 ? 4 : 1;                                     \
+                T *dst[8];                                                                              \
+                for (int64_t c = 0; c < nc; c++) {                                                      \
+                    copy_row(gq + c * n->ln + n->mg, gy + (bg * s->cg + c0 + c) * hw, hw * (int64_t)sizeof(T)); \
+                    dst[c] = exact ? gx + (bg * s->cg + c0 + c) * ihw : gp + c * n->nt;                 \
+                }                                                                                       \
+                if (nc == 8) ntx_pass_##SUF(n, gq + n->mg, wq + n->mg, cm, dst, 8);                     \
+                else if (nc == 4) ntx_pass_##SUF(n, gq + n->mg, wq + n->mg, cm, dst, 4);                \
+                else ntx_pass_##SUF(n, gq + n->mg, wq + n->mg, cm, dst, 1);                             \
+                if (!exact)                                                                             \
+                    for (int64_t c = 0; c < nc; c++) copy_row(gx + (bg * s->cg + c0 + c) * ihw, dst[c], ihw * (int64_t)sizeof(T)); \
+            }                                                                                           \
+        }                                                                                               \
+        free(wq);                                                                                       \
+    }                                                                                                   \
+    free(cm);                                                                                           \
+    return fail ? INV_ENOMEM : 0;                                                                       \
+}                                                                                                       \
+                                                                                                        \
+/* gw[k0 + j] = sum_c gy[c] * x[c] at off[k0 + j], for NK taps. The wrapped lanes are cleared once,     \
+ * after the sum: there the reference adds gy * 0 over the channels, which zs carries (0, or NaN        \
+ * where gy is not finite). */                                                                          \
+static inline __attribute__((always_inline)) void ncx_pass_##SUF(const nat_t *n, int64_t cg, const T *xs, const T *gs, const VI *cm, T *const *dst, int64_t k0, const int NK) { \
+    for (int64_t q0 = 0; q0 < n->nq; q0 += VL_##SUF) {                                                  \
+        V acc[9] = {0}, zs = {0};                                                                       \
+        for (int64_t c = 0; c < cg; c++) {                                                              \
+            V gv = *(const V *)(gs + c * n->nq + q0);                                                   \
+            const T *xc = xs + c * n->lx + q0;                                                          \
+            zs += gv * (V){0};                                                                          \
+            for (int j = 0; j < NK; j++) acc[j] += gv * *(const V *)(xc + n->off[k0 + j]);              \
+        }                                                                                               \
+        for (int j = 0; j < NK; j++) {                                                                  \
+            VI m = *(const VI *)((const T *)cm + n->mcol[k0 + j] * n->nq + q0);                         \
+            *(V *)(dst[j] + q0) = (V)(((VI)acc[j] & m) | ((VI)zs & ~m));                                \
+        }                                                                                               \
+    }                                                                                                   \
+}                                                                                                       \
+                                                                                                        \
+static int nat_cx_##SUF(const plan_t *s, const nat_t *n, const T *gy, const T *x, T *gw, int nthreads) { \
+    const int64_t hw = s->Ho * s->W, exact = hw == n->nq;                                               \
+    VI *cm = column_masks_##SUF(s, n->nq, 1);                                                           \
+    if (!cm) return INV_ENOMEM;                                                                         \
+    int fail = 0;                                                                                       \
+    _Pragma("omp parallel num_threads(nthreads)")                                                       \
+    {                                                                                                   \
+        T *xs = scratch(s->cg, n->lx, exact ? 0 : (s->cg + 9) * n->nq, sizeof(T));                      \
+        T *gq = xs ? xs + s->cg * n->lx : NULL, *ge = gq ? gq + s->cg * n->nq : NULL;                   \
+        if (!xs) { _Pragma("omp atomic write") fail = 1; }                                              \
+        _Pragma("omp for schedule(static)")                                                             \
+        for (int64_t bg = 0; bg < s->B * s->G; bg++) {                                                  \
+            if (!xs) continue;                                                                          \
+            const T *gs = gy + bg * s->cg * hw;                                                         \
+            for (int64_t c = 0; c < s->cg; c++) {                                                       \
+                copy_row(xs + c * n->lx + n->mlo, x + (bg * s->cg + c) * s->H * s->W, s->H * s->W * (int64_t)sizeof(T)); \
+                if (!exact) copy_row(gq + c * n->nq, gs + c * hw, hw * (int64_t)sizeof(T));             \
+            }                                                                                           \
+            if (!exact) gs = gq;                                                                        \
+            for (int64_t k0 = 0, nk; k0 < s->kk; k0 += nk) {                                            \
+                nk = s->kk - k0 >= 9 ? 9 : s->kk - k0 >= 4 ? 4 : 1;                                     \
+                T *dst[9];                                                                              \
+                for (int64_t j = 0; j < nk; j++) dst[j] = exact ? gw + (bg * s->kk + k0 + j) * hw : ge + j * n->nq; \
+                if (nk == 9) ncx_pass_##SUF(n, s->cg, xs + n->mlo, gs, cm, dst, k0, 9);                 \
+                else if (nk == 4) ncx_pass_##SUF(n, s->cg, xs + n->mlo, gs, cm, dst, k0, 4);            \
+                else ncx_pass_##SUF(n, s->cg, xs + n->mlo, gs, cm, dst, k0, 1);                         \
+                if (!exact)                                                                             \
+                    for (int64_t j = 0; j < nk; j++) copy_row(gw + (bg * s->kk + k0 + j) * hw, dst[j], hw * (int64_t)sizeof(T)); \
+            }                                                                                           \
+        }                                                                                               \
+        free(xs);                                                                                       \
+    }                                                                                                   \
+    free(cm);                                                                                           \
+    return fail ? INV_ENOMEM : 0;                                                                       \
+}                                                                                                       \
+                                                                                                        \
 /* ye[c] = sum_k wq[k] * xp[c] shifted by off[k], for NC channels: each load of a kernel map serves   \
  * all NC of them (NC is a constant at every call, so the channel loops unroll into registers). */       \
 static inline __attribute__((always_inline)) void fwd_pass_##SUF(const plan_t *s, const T *xp, const T *wq, T *ye, const int NC) { \
@@ -128,6 +332,7 @@ static inline __attribute__((always_inline)) void fwd_pass_##SUF(const plan_t *s
 int inv_fwd_##SUF(const T *x, const T *w, T *y, const int64_t *geo, int nthreads) {                     \
     plan_t s;                                                                                            \
     if (make_plan(geo, &s, VL_##SUF)) return INV_EGEOM;                                                  \
+    if (s.W == s.Wo) { nat_t n; nat_plan(&s, &n, VL_##SUF); return nat_fwd_##SUF(&s, &n, x, w, y, nthreads); } \
     int fail = 0;                                                                                        \
     _Pragma("omp parallel num_threads(nthreads)")                                                        \
     {                                                                                                    \
@@ -171,6 +376,7 @@ static inline __attribute__((always_inline)) void tx_pass_##SUF(const plan_t *s,
 int inv_tx_##SUF(const T *gy, const T *w, T *gx, const int64_t *geo, int nthreads) {                    \
     plan_t s;                                                                                            \
     if (make_plan(geo, &s, VL_##SUF)) return INV_EGEOM;                                                  \
+    if (s.W == s.Wo) { nat_t n; nat_plan(&s, &n, VL_##SUF); return nat_tx_##SUF(&s, &n, gy, w, gx, nthreads); } \
     /* input rows and columns inside the padded frame; the rest get no gradient */                      \
     int64_t r1 = s.H + s.pt < s.hp ? s.H : s.hp - s.pt, c1 = s.W + s.pl < s.p ? s.W : s.p - s.pl;        \
     if (r1 < 0) r1 = 0;                                                                                  \
@@ -225,6 +431,7 @@ static inline __attribute__((always_inline)) void cx_pass_##SUF(const plan_t *s,
 int inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthreads) {                    \
     plan_t s;                                                                                            \
     if (make_plan(geo, &s, VL_##SUF)) return INV_EGEOM;                                                  \
+    if (s.W == s.Wo) { nat_t n; nat_plan(&s, &n, VL_##SUF); return nat_cx_##SUF(&s, &n, gy, x, gw, nthreads); } \
     int fail = 0;                                                                                        \
     _Pragma("omp parallel num_threads(nthreads)")                                                        \
     {                                                                                                    \
@@ -252,5 +459,5 @@ int inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthread
     return fail ? INV_ENOMEM : 0;                                                                        \
 }
 
-DEFINE_LOOPS(float, f32, vec_f32)
-DEFINE_LOOPS(double, f64, vec_f64)
+DEFINE_LOOPS(float, f32, vec_f32, veci_f32, int32_t)
+DEFINE_LOOPS(double, f64, vec_f64, veci_f64, int64_t)

@@ -82,8 +82,8 @@ def test_asymmetric_padding_of_even_kernels():
 
 @pytest.mark.parametrize(
     "C,H,W,G,K,p,d",
-    [(2, 4, 4, 1, 3, 1, 1), (2, 2, 3, 1, 3, 1, 1), (9, 5, 7, 1, 3, 2, 2), (13, 4, 4, 1, 5, 2, 1)],
-    ids=["4x4", "2x3", "5x7-dilation2-gc9", "4x4-K5-gc13"],
+    [(2, 4, 4, 1, 3, 1, 1), (2, 2, 3, 1, 3, 1, 1), (5, 3, 5, 1, 3, 2, 2), (5, 3, 4, 1, 5, 2, 1), (2, 3, 4, 1, 3, 0, 1)],
+    ids=["4x4", "2x3", "3x5-dilation2-gc5", "3x4-K5-gc5", "pitched-pad0"],
 )
 def test_gradgradcheck_on_small_maps(C, H, W, G, K, p, d):
     """Double backward (WGAN-GP) goes through the same three loops in float64."""
@@ -96,20 +96,45 @@ def test_gradgradcheck_on_small_maps(C, H, W, G, K, p, d):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_outputs_smaller_than_the_input_leave_it_unread(dtype):
-    """An explicit output size that reads neither the last input rows nor columns: their gradient is 0."""
+@pytest.mark.parametrize(
+    "pad,out,rows,cols",
+    [((1, 0), (5, 6), 6, 8), ((1, 1), (5, 11), 6, 11)],
+    ids=["pitched", "same-width"],
+)
+def test_outputs_smaller_than_the_input_leave_it_unread(dtype, pad, out, rows, cols):
+    """An explicit output size that reads neither the last input rows (nor columns): their gradient is 0.
+    Both layouts: re-pitched rows (output narrower than the input) and same-width maps."""
     x, _, _ = make(2, 24, 9, 11, 2, 3, dtype=dtype)
     gen = torch.Generator().manual_seed(2)
-    w = torch.randn(2, 2, 9, 5, 6, dtype=dtype, generator=gen)
-    gy = torch.randn(2, 24, 5, 6, dtype=dtype, generator=gen)
+    w = torch.randn(2, 2, 9, *out, dtype=dtype, generator=gen)
+    gy = torch.randn(2, 24, *out, dtype=dtype, generator=gen)
     outs = {}
     for backend in ("eager", "compiled"):
         xl, wl = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
-        y = _involution_padded(xl, wl, 3, 1, 1, (1, 0), (5, 6), backend=backend)
+        y = _involution_padded(xl, wl, 3, 1, 1, pad, out, backend=backend)
         outs[backend] = (y, *torch.autograd.grad(y, (xl, wl), gy))
     for a, b in zip(outs["compiled"], outs["eager"]):
         torch.testing.assert_close(a, b)
-    assert not outs["compiled"][1][..., 6:, :].any() and not outs["compiled"][1][..., 8:].any()
+    assert not outs["compiled"][1][..., rows:, :].any() and not outs["compiled"][1][..., cols:].any()
+
+
+@pytest.mark.parametrize("H,W", [(4, 4), (5, 7)])
+def test_non_finite_values_spread_like_the_reference(H, W):
+    """An inf at the right edge of the input and of the output gradient: the same-width layout reads
+    across row ends and masks those lanes, so no inf leaks into the next row (forward, input and
+    kernel gradients have NaN and inf exactly where the unfold reference has them)."""
+    x, w, gy = make(1, 16, H, W, 1, 3, 1, 1, 1)
+    x[0, 3, 1, W - 1] = float("inf")
+    gy[0, 5, 2, W - 1] = float("inf")
+    w[0, 0, 4, 0, W - 1] = float("-inf")
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    ref = unfold_reference(x, w, 3, 1, 1)
+    rgx, rgw = torch.autograd.grad(ref, (x, w), gy)
+    y = involution(x, w, 3, 1, 1, backend="compiled")
+    gx, gw = torch.autograd.grad(y, (x, w), gy)
+    for a, b in ((y, ref), (gx, rgx), (gw, rgw)):
+        torch.testing.assert_close(a, b, equal_nan=True)
 
 
 @pytest.mark.parametrize("op", ["fwd", "tx", "cx"])
