@@ -33,8 +33,9 @@ __all__ = ["supports", "fwd", "tx", "cx"]
 _SOURCE = Path(__file__).with_name("_cpu_loops.c")
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"]
 _SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
-_MAX_TAPS = 1024
-_WORK_PER_THREAD = 1 << 18  # multiply-adds below which another thread does not pay  # the plan's fixed offset table in the C file
+_MAX_TAPS = 1024  # the plan's fixed offset table in the C file
+_WORK_PER_THREAD = 1 << 18  # multiply-adds below which another thread does not pay
+_ENOMEM = -2  # INV_ENOMEM of the C file (INV_EGEOM = -1)
 _lib: ctypes.CDLL | None = None
 _lock = threading.Lock()
 
@@ -93,7 +94,7 @@ def _build() -> ctypes.CDLL:
         for op in ("fwd", "tx", "cx"):
             fn = getattr(dll, f"inv_{op}_{suf}")
             fn.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int]
-            fn.restype = None
+            fn.restype = ctypes.c_int
     return dll
 
 
@@ -114,7 +115,10 @@ def _call(op: str, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor, g: Geom)
     # machine, a descheduled team member stalls the whole call).
     work = a.shape[0] * a.shape[1] * g.h_out * g.w_out * g.k * g.k
     threads = max(1, min(torch.get_num_threads(), work // _WORK_PER_THREAD))
-    fn(a.data_ptr(), b.data_ptr(), out.data_ptr(), geo.data_ptr(), threads)
+    rc = fn(a.data_ptr(), b.data_ptr(), out.data_ptr(), geo.data_ptr(), threads)
+    if rc != 0:
+        what = "could not allocate its scratch" if rc == _ENOMEM else "cannot plan this geometry"
+        raise RuntimeError(f"involution: the CPU loop inv_{op} {what} (code {rc}) for {g}")
     return out
 
 

@@ -4,7 +4,9 @@ They pad each (batch, group) block in cache and vectorise over flattened rows, s
 cover what that layout can get wrong: maps smaller than a vector chunk (4x4, 2x3, 1x1), rows of
 every length around the vector widths, padding larger or smaller than "same" (output bigger or
 smaller than the input), even K, dilation, groups of one channel, channel counts that are not a
-multiple of the loops' channel block, and the second derivative in float64.
+multiple of the loops' channel blocks (8, then 4, then 1), kernel tap counts around the kernel
+gradient's tap blocks (9, then 4, then 1), outputs that leave input rows or columns unread, and the
+second derivative in float64.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 import torch
 
 from igan.ops import _cpu_native, involution, involution_output_size
+from igan.ops._kernels import Geom
 from igan.ops.functional import _involution_padded, _validate
 
 from test_involution_op import has_cxx, make, unfold_reference
@@ -35,6 +38,14 @@ CASES = [
     pytest.param(1, 8, 7, 9, 2, 3, 2, 2, id="dilation2"),
     pytest.param(2, 4, 8, 10, 1, 4, 1, 1, id="evenK4"),
     pytest.param(1, 16, 8, 8, 1, 7, 3, 1, id="K7"),
+    pytest.param(2, 24, 5, 7, 2, 3, 1, 1, id="5x7-gc12"),
+    pytest.param(1, 26, 5, 7, 2, 5, 2, 1, id="5x7-K5-gc13"),
+    pytest.param(2, 18, 7, 5, 2, 3, 2, 2, id="7x5-dilation2-gc9"),
+    pytest.param(1, 14, 4, 4, 2, 7, 3, 1, id="4x4-K7-gc7"),
+    pytest.param(2, 32, 3, 1, 2, 3, 1, 1, id="3x1-gc16"),
+    pytest.param(1, 16, 6, 5, 1, 2, 0, 1, id="K2-gc16"),
+    pytest.param(1, 16, 4, 6, 2, 1, 0, 1, id="K1-gc8"),
+    pytest.param(1, 32, 12, 12, 1, 3, 1, 1, id="12x12-gc32"),
 ]
 
 
@@ -69,15 +80,73 @@ def test_asymmetric_padding_of_even_kernels():
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("H,W", [(4, 4), (2, 3)])
-def test_gradgradcheck_on_small_maps(H, W):
+@pytest.mark.parametrize(
+    "C,H,W,G,K,p,d",
+    [(2, 4, 4, 1, 3, 1, 1), (2, 2, 3, 1, 3, 1, 1), (5, 3, 5, 1, 3, 2, 2), (5, 3, 4, 1, 5, 2, 1), (2, 3, 4, 1, 3, 0, 1)],
+    ids=["4x4", "2x3", "3x5-dilation2-gc5", "3x4-K5-gc5", "pitched-pad0"],
+)
+def test_gradgradcheck_on_small_maps(C, H, W, G, K, p, d):
     """Double backward (WGAN-GP) goes through the same three loops in float64."""
-    x, w, _ = make(1, 2, H, W, 1, 3, 1, 1, 1)
+    x, w, _ = make(1, C, H, W, G, K, 1, p, d)
     x.requires_grad_(True)
     w.requires_grad_(True)
-    fn = partial(involution, kernel_size=3, stride=1, padding=1, dilation=1, backend="compiled")
+    fn = partial(involution, kernel_size=K, stride=1, padding=p, dilation=d, backend="compiled")
     assert torch.autograd.gradcheck(fn, (x, w))
     assert torch.autograd.gradgradcheck(fn, (x, w))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(
+    "pad,out,rows,cols",
+    [((1, 0), (5, 6), 6, 8), ((1, 1), (5, 11), 6, 11)],
+    ids=["pitched", "same-width"],
+)
+def test_outputs_smaller_than_the_input_leave_it_unread(dtype, pad, out, rows, cols):
+    """An explicit output size that reads neither the last input rows (nor columns): their gradient is 0.
+    Both layouts: re-pitched rows (output narrower than the input) and same-width maps."""
+    x, _, _ = make(2, 24, 9, 11, 2, 3, dtype=dtype)
+    gen = torch.Generator().manual_seed(2)
+    w = torch.randn(2, 2, 9, *out, dtype=dtype, generator=gen)
+    gy = torch.randn(2, 24, *out, dtype=dtype, generator=gen)
+    outs = {}
+    for backend in ("eager", "compiled"):
+        xl, wl = x.clone().requires_grad_(True), w.clone().requires_grad_(True)
+        y = _involution_padded(xl, wl, 3, 1, 1, pad, out, backend=backend)
+        outs[backend] = (y, *torch.autograd.grad(y, (xl, wl), gy))
+    for a, b in zip(outs["compiled"], outs["eager"]):
+        torch.testing.assert_close(a, b)
+    assert not outs["compiled"][1][..., rows:, :].any() and not outs["compiled"][1][..., cols:].any()
+
+
+@pytest.mark.parametrize("H,W", [(4, 4), (5, 7)])
+def test_non_finite_values_spread_like_the_reference(H, W):
+    """An inf at the right edge of the input and of the output gradient: the same-width layout reads
+    across row ends and masks those lanes, so no inf leaks into the next row (forward, input and
+    kernel gradients have NaN and inf exactly where the unfold reference has them)."""
+    x, w, gy = make(1, 16, H, W, 1, 3, 1, 1, 1)
+    x[0, 3, 1, W - 1] = float("inf")
+    gy[0, 5, 2, W - 1] = float("inf")
+    w[0, 0, 4, 0, W - 1] = float("-inf")
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    ref = unfold_reference(x, w, 3, 1, 1)
+    rgx, rgw = torch.autograd.grad(ref, (x, w), gy)
+    y = involution(x, w, 3, 1, 1, backend="compiled")
+    gx, gw = torch.autograd.grad(y, (x, w), gy)
+    for a, b in ((y, ref), (gx, rgx), (gw, rgw)):
+        torch.testing.assert_close(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("op", ["fwd", "tx", "cx"])
+def test_scratch_allocation_failure_is_a_runtime_error(op):
+    """A scratch that cannot be allocated (here: exabytes, for empty tensors of a huge map) raises
+    RuntimeError, which the auto backend turns into eager, instead of dereferencing NULL."""
+    n = 1 << 28
+    geom = Geom(1, 1, 1, 1, 0, 0, n, n, n, n)  # K 1, one group, stride 1, dilation 1, no padding
+    a = torch.empty(0, 16, n, n)
+    b = torch.empty(0, 1, 1, n, n) if op != "cx" else torch.empty(0, 16, n, n)
+    with pytest.raises(RuntimeError, match="could not allocate"):
+        getattr(_cpu_native, op)(a, b, geom)
 
 
 def test_non_contiguous_and_expanded_inputs():
