@@ -35,14 +35,15 @@ demo: install fonts
 		--data.image_size=$(DEMO_SIZE)
 
 # The preset study of README.md: the three models on 32 px calligraphy, three seeds each, the same
-# noise and budget (5 epochs: estimated at about 100 minutes on 2 idle CPU cores from the 32 px
-# epoch and evaluation times in docs/results.md). Re-running it continues it.
-COMPARE_EPOCHS ?= 5
+# noise and budget (3 epochs, two runs at a time on one thread each; the time it took is in
+# docs/results.md). Re-running it continues it.
+COMPARE_EPOCHS ?= 3
 COMPARE_SEEDS ?= 0 1 2
+COMPARE_JOBS ?= 2
 COMPARE_OUT ?= runs/compare
 compare: install fonts
 	$(BIN)/python -m igan.study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --seeds $(COMPARE_SEEDS) \
-		--data.image_size=32 \
+		--jobs $(COMPARE_JOBS) --data.image_size=32 \
 		--configs configs/calligraphy_dcgan.yaml configs/calligraphy_sagan.yaml configs/calligraphy_idcgan.yaml
 
 # The fonts too: without a Kai font the calligraphy tests skip.
