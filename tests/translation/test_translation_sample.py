@@ -134,14 +134,15 @@ def test_several_checkpoints_give_one_row_each_between_source_and_truth(ckpt, tm
     assert not np.array_equal(rows[3], single[1])  # the changed weights: another row
 
 
-def test_checkpoints_of_other_data_are_refused(ckpt, tmp_path, capsys):
+@pytest.mark.parametrize("field, value", [("styles", ["LXGW WenKai"]), ("margin", 0.3), ("source_font", "AR PL UKai CN")])
+def test_checkpoints_of_other_data_are_refused(field, value, ckpt, tmp_path, capsys):
     other = tmp_path / "other.ckpt"
     state = torch.load(ckpt, weights_only=True)
-    state["datamodule_hyper_parameters"] = {**state["datamodule_hyper_parameters"], "styles": ["LXGW WenKai"]}
+    state["datamodule_hyper_parameters"] = {**state["datamodule_hyper_parameters"], field: value}
     torch.save(state, other)
     out = tmp_path / "x.png"
     assert sample_main(["--ckpt", str(ckpt), str(other), "--chars", CHARS, "--out", str(out)]) == 2
-    assert "the checkpoints differ in data.styles" in capsys.readouterr().err and not out.exists()
+    assert f"the checkpoints differ in data.{field}" in capsys.readouterr().err and not out.exists()
 
 
 def test_several_checkpoints_without_chars_are_refused(ckpt, tmp_path, capsys):
