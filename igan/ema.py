@@ -14,6 +14,7 @@ update. Buffers are not weights and are not averaged (``AveragedModel(use_buffer
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -26,26 +27,41 @@ class GeneratorEMA(nn.Module):
 
     Args:
         generator: the live generator; copied once here.
-        decay: weight of the old average per update (e.g. 0.999).
+        decay: weight of the old average per update (e.g. 0.999), the value after the ramp-up.
+        rampup: StyleGAN2-ADA's ramp-up of the half-life: the average's half-life is at most
+            ``rampup`` x the updates so far (0.05: 5% of the run), so that early on the average
+            follows the quickly changing generator instead of lagging hundreds of steps behind it;
+            None = the fixed ``decay`` from the first update.
         stats_batches, stats_batch_size: noise batches drawn to re-estimate BatchNorm statistics.
     """
 
-    def __init__(self, generator: nn.Module, decay: float, stats_batches: int = 8, stats_batch_size: int = 64) -> None:
+    def __init__(self, generator: nn.Module, decay: float, rampup: Optional[float] = None,
+                 stats_batches: int = 8, stats_batch_size: int = 64) -> None:
         super().__init__()
         if not 0.0 < decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {decay}")
+        if rampup is not None and not rampup > 0:
+            raise ValueError(f"ema_rampup must be > 0, got {rampup}")
         self.module = copy.deepcopy(generator).requires_grad_(False)
-        self.decay = decay
+        self.decay, self.rampup = decay, rampup
         self.stats_batches, self.stats_batch_size = stats_batches, stats_batch_size
         self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
         self._stats_stale = True
+
+    def current_decay(self) -> float:
+        """The decay of the next update: ``decay``, or less while the ramp-up caps the half-life."""
+        if self.rampup is None:
+            return self.decay
+        # A half-life of h updates is a decay of 0.5 ** (1 / h); the ramp-up caps h at rampup * n.
+        half_life = self.rampup * (int(self.num_updates) + 1)
+        return min(self.decay, 0.5 ** (1.0 / half_life))
 
     @torch.no_grad()
     def update(self, generator: nn.Module) -> None:
         """Move the average towards ``generator``'s current parameters."""
         ema_params = list(self.module.parameters())
         live_params = [p.detach() for p in generator.parameters()]
-        torch._foreach_lerp_(ema_params, live_params, 1.0 - self.decay)  # ema += (1 - decay) * (live - ema)
+        torch._foreach_lerp_(ema_params, live_params, 1.0 - self.current_decay())  # ema += (1 - decay) * (live - ema)
         refresh_spectral_norm(self.module, iterations=1)
         self.num_updates += 1
         self._stats_stale = True

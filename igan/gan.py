@@ -58,8 +58,12 @@ class GAN(L.LightningModule):
         n_critic: discriminator updates per generator update (one per batch each).
         gp_weight: gradient-penalty weight for ``wgan-gp`` (lambda = 10 in Gulrajani et al.).
         r1_gamma: weight of the R1 penalty on real data (0 = off), for any loss.
+        r1_interval: apply R1 on every this many D updates only, weighted by the interval
+            (StyleGAN2's lazy regularisation: 16 costs a 16th of the double backward); 1 = every update.
         ema_decay: keep an exponential moving average of the generator with this decay
             (e.g. 0.999) and use it for grids and sampling; None = off.
+        ema_rampup: cap the EMA's half-life at this share of the updates so far (StyleGAN2-ADA's
+            0.05), so that the average does not lag early in a run; None = the fixed decay.
         augment: differentiable augmentation of every image D sees, real and generated, e.g.
             ``"translation,cutout"`` (see :mod:`igan.augment`); None = off.
         compile: train through ``torch.compile``-d G and D (the modules and checkpoints stay plain).
@@ -81,7 +85,9 @@ class GAN(L.LightningModule):
         n_critic: int = 1,
         gp_weight: float = 10.0,
         r1_gamma: float = 0.0,
+        r1_interval: int = 1,
         ema_decay: Optional[float] = None,
+        ema_rampup: Optional[float] = None,
         augment: Optional[str] = None,
         compile: bool = False,
         channels_last: bool = False,
@@ -89,6 +95,10 @@ class GAN(L.LightningModule):
         super().__init__()
         if n_critic < 1:
             raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        if r1_interval < 1:
+            raise ValueError(f"model.r1_interval must be >= 1, got {r1_interval}")
+        if ema_rampup is not None and ema_decay is None:
+            raise ValueError("model.ema_rampup needs model.ema_decay (the decay after the ramp-up)")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay}")
         for name, value in (("lr_g", lr_g), ("lr_d", lr_d), ("gp_weight", gp_weight), ("r1_gamma", r1_gamma)):
@@ -111,7 +121,7 @@ class GAN(L.LightningModule):
         self.generator = generator
         self.discriminator = discriminator
         self.loss_dis, self.loss_gen = LOSSES[loss]
-        self.generator_ema = GeneratorEMA(generator, ema_decay) if ema_decay is not None else None
+        self.generator_ema = GeneratorEMA(generator, ema_decay, ema_rampup) if ema_decay is not None else None
         # Progress in epochs completed (fractional inside an epoch): the one `epoch` axis of the logs.
         self.epochs_completed: float = 0.0
         self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))
@@ -209,8 +219,12 @@ class GAN(L.LightningModule):
     def _step_discriminator(self, opt_d, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
         """One D (critic) update; returns its loss terms."""
         self.toggle_optimizer(opt_d)
+        options = self.discriminator_options()
+        interval = self.hparams.get("r1_interval", 1)
+        if interval > 1:  # lazy R1: every interval-th update, weighted by the interval
+            options["r1_gamma"] *= interval if int(self.d_updates) % interval == 0 else 0.0
         total, terms = discriminator_terms(self.discriminator, real, fake, self.loss_dis,
-                                           fast_discriminator=self._net("discriminator"), **self.discriminator_options())
+                                           fast_discriminator=self._net("discriminator"), **options)
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(total)
         # Through the strategy, not LightningOptimizer.step: the trainer's global_step then counts

@@ -155,3 +155,31 @@ def test_state_dict_holds_statistics_of_the_averaged_weights():
     assert int(state["num_updates"]) == 1
     for k, v in expected.items():
         assert torch.allclose(state[f"module.{k}"], v, rtol=1e-5, atol=1e-6), k
+
+
+def test_rampup_caps_the_half_life_at_a_share_of_the_updates():
+    """StyleGAN2-ADA's rule: half-life <= rampup x updates, so decay_n = min(decay, 0.5 ** (1 / (rampup n)))."""
+    live = sn_bn_generator()
+    ema = GeneratorEMA(live, decay=0.999, rampup=0.05)
+    expected = {k: v.detach().clone() for k, v in live.named_parameters()}
+    decays = []
+    for step in range(4):
+        decays.append(ema.current_decay())
+        train_like_step(live, step)
+        ema.update(live)
+        beta = min(0.999, 0.5 ** (1.0 / (0.05 * (step + 1))))
+        for k, w in live.named_parameters():
+            expected[k] = beta * expected[k] + (1 - beta) * w.detach()
+    assert decays[0] == 0.5 ** 20 and decays[3] == 0.5 ** 5  # early updates nearly copy the live weights
+    for k, v in dict(ema.module.named_parameters()).items():
+        assert torch.allclose(v, expected[k], rtol=1e-5, atol=1e-7), k
+    ema.num_updates.fill_(10**6)
+    assert ema.current_decay() == 0.999  # late in a run the fixed decay rules
+    assert GeneratorEMA(live, decay=0.9).current_decay() == 0.9
+
+
+def test_rampup_must_be_positive():
+    import pytest
+
+    with pytest.raises(ValueError, match="ema_rampup must be > 0"):
+        GeneratorEMA(sn_bn_generator(), decay=0.9, rampup=0.0)

@@ -41,3 +41,52 @@ def test_ema_generator_is_averaged_checkpointed_and_sampled(tiny_cifar10, tmp_pa
     expected = reference_standing_stats(generator, batches=8, batch_size=64)  # GeneratorEMA's defaults
     for key, value in expected.items():
         assert torch.allclose(ema[key], value, rtol=1e-4, atol=1e-6), key
+
+
+def test_lazy_r1_applies_the_penalty_every_interval_updates_scaled(monkeypatch):
+    """r1_interval = k: R1 on updates 0, k, 2k, ... with weight gamma * k, none between (StyleGAN2)."""
+    import igan.gan as gan_module
+    from igan.gan import GAN
+    from igan.models import IDCGANDiscriminator, IDCGANGenerator
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["r1_gamma"])
+        return real_terms(*args, **kwargs)
+
+    real_terms = gan_module.discriminator_terms
+    monkeypatch.setattr(gan_module, "discriminator_terms", spy)
+    g = IDCGANGenerator(image_size=16, channels=1, latent_dim=8, width=8)
+    d = IDCGANDiscriminator(image_size=16, channels=1, width=8, batch_norm=False, involution_norm=False)
+    module = GAN(g, d, loss="ns", r1_gamma=0.5, r1_interval=4)
+    opt_d = type("LightningOptimizerLike", (), {"optimizer": torch.optim.Adam(d.parameters())})()
+    monkeypatch.setattr(module, "toggle_optimizer", lambda opt: None)
+    monkeypatch.setattr(module, "untoggle_optimizer", lambda opt: None)
+    monkeypatch.setattr(module, "manual_backward", lambda loss: loss.backward())
+    opt_d.zero_grad = opt_d.optimizer.zero_grad
+
+    class Strategy:
+        @staticmethod
+        def optimizer_step(optimizer, closure):
+            optimizer.step()
+
+    monkeypatch.setattr(GAN, "trainer", property(lambda self: type("T", (), {"strategy": Strategy})()))
+    real = torch.rand(4, 1, 16, 16) * 2 - 1
+    terms = [module._step_discriminator(opt_d, real, g(torch.randn(4, 8)).detach()) for _ in range(6)]
+    assert seen == [2.0, 0.0, 0.0, 0.0, 2.0, 0.0]
+    assert ["r1" in t for t in terms] == [True, False, False, False, True, False]
+
+
+def test_r1_interval_and_rampup_are_checked():
+    import pytest
+
+    from igan.gan import GAN
+    from igan.models import IDCGANDiscriminator, IDCGANGenerator
+
+    g = IDCGANGenerator(image_size=16, channels=1, latent_dim=8, width=8)
+    d = IDCGANDiscriminator(image_size=16, channels=1, width=8)
+    with pytest.raises(ValueError, match="r1_interval must be >= 1"):
+        GAN(g, d, r1_interval=0)
+    with pytest.raises(ValueError, match="ema_rampup needs model.ema_decay"):
+        GAN(g, d, ema_rampup=0.05)
