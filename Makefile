@@ -31,7 +31,7 @@ fonts:
 	fi
 
 demo: install fonts
-	$(BIN)/python train_gan.py --config configs/calligraphy_idcgan.yaml --trainer.max_epochs=$(EPOCHS) \
+	$(BIN)/igan train --config configs/calligraphy_idcgan.yaml --trainer.max_epochs=$(EPOCHS) \
 		--data.image_size=$(DEMO_SIZE)
 
 # The preset study of README.md: the three models on 32 px calligraphy, three seeds each, the same
@@ -42,7 +42,7 @@ COMPARE_SEEDS ?= 0 1 2
 COMPARE_JOBS ?= 2
 COMPARE_OUT ?= runs/compare
 compare: install fonts
-	$(BIN)/python -m igan.study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --seeds $(COMPARE_SEEDS) \
+	$(BIN)/igan study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --seeds $(COMPARE_SEEDS) \
 		--jobs $(COMPARE_JOBS) --data.image_size=32 \
 		--configs configs/calligraphy_dcgan.yaml configs/calligraphy_sagan.yaml configs/calligraphy_idcgan.yaml
 

@@ -10,7 +10,7 @@
 #                  Inductor's on-disk cache with the involution kernels the study then reuses);
 #   4. study:      64 px calligraphy in bf16-mixed: DCGAN, IDCGAN, SAGAN and the ablation `none`,
 #                  the same wall-clock budget each (--trainer.max_time), FID/KID on 2,048 samples
-#                  after every epoch, then igan.report.compare;
+#                  after every epoch, then the comparison (igan study runs igan compare);
 #   5. bench-fp32: the benchmark again in float32;
 #   6. bench-involution: benchmarks/involution.py --device cuda (the op against unfold and Conv2d,
 #                  Triton kernels; its float32 table, then bfloat16).
@@ -60,7 +60,7 @@ step bench-bf16 130 "$PY" benchmarks/train_throughput.py --sizes 64 --min-second
   --precision bf16-mixed
 tail -n 12 "$OUT/bench-bf16.log"
 
-step study $((4 * (PER_MODEL + 30) + 20)) "$PY" -m igan.report.study --out "$STUDY" --epochs 100 \
+step study $((4 * (PER_MODEL + 30) + 20)) "$PY" -m igan study --out "$STUDY" --epochs 100 \
   --configs configs/calligraphy_dcgan.yaml configs/calligraphy_idcgan.yaml configs/calligraphy_sagan.yaml \
   configs/ablation/calligraphy_none.yaml \
   --data.image_size=64 --trainer.precision=bf16-mixed --trainer.max_time="$max_time" \

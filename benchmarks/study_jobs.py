@@ -1,4 +1,4 @@
-"""``python -m igan.study --jobs N``: what N trainings at once buy against one at a time.
+"""``igan study --jobs N``: what N trainings at once buy against one at a time.
 
 Runs the same small study (by default DCGAN and IDCGAN at 32 px, seeds 0 and 1, one epoch of a few
 batches, metrics off) with each ``--jobs`` value, in turn, and prints each study's wall time, the
@@ -47,7 +47,7 @@ def train_seconds(out: Path) -> float:
 
 
 def time_study(args: argparse.Namespace, jobs: int, out: Path) -> float:
-    command = [sys.executable, "-m", "igan.study", "--configs", *args.configs, "--seeds", *map(str, args.seeds),
+    command = [sys.executable, "-m", "igan", "study", "--configs", *args.configs, "--seeds", *map(str, args.seeds),
                "--epochs", str(args.epochs), "--jobs", str(jobs), "--out", str(out),
                f"--data.image_size={args.image_size}", f"--data.root={args.data_root}",
                f"--trainer.limit_train_batches={args.batches}", "--metrics.every_n_epochs=0"]

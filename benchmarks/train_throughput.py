@@ -8,7 +8,7 @@ when present, else CPU), on random batches already on the device:
   ``lightning.Trainer`` (no logger, progress bar or checkpoints), from the start of one batch to
   the start of the next.
 * ``bare img/s``: the same iteration as a plain PyTorch loop over copies of the same networks: the
-  same loss-and-penalty code (:mod:`igan.step`, which the module calls too) and Adam settings, with
+  same loss-and-penalty code (:mod:`igan.gan.step`, which the module calls too) and Adam settings, with
   plain optimizer calls (G's parameters frozen during the D step and D's during the G step, as
   Lightning's ``toggle_optimizer`` does). One bare iteration
   runs after every Lightning batch (its time is taken out of the Lightning iteration), so both
@@ -77,10 +77,10 @@ import lightning as L  # noqa: E402
 
 from benchmarks.machine import describe, sync  # noqa: E402
 from igan.gan import GAN  # noqa: E402
-from igan.losses import LOSSES  # noqa: E402
+from igan.gan.losses import LOSSES  # noqa: E402
+from igan.gan.step import discriminator_terms, draw_fakes, generator_loss  # noqa: E402
 from igan.models.blocks import SelfAttention2d  # noqa: E402
 from igan.ops import Involution2d, involution_backend  # noqa: E402
-from igan.step import discriminator_terms, draw_fakes, generator_loss  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = [
@@ -307,7 +307,7 @@ def time_lightning(gan: GAN, variants: list[tuple["BareLoop", bool]], real: torc
 class BareLoop:
     """The iteration of :meth:`igan.gan.GAN.training_step` (n_critic = 1) with plain optimizer calls.
 
-    The losses and penalties are :mod:`igan.step`'s, as the module's; only the plumbing differs.
+    The losses and penalties are :mod:`igan.gan.step`'s, as the module's; only the plumbing differs.
     """
 
     def __init__(self, gan: GAN, generator: nn.Module, discriminator: nn.Module, device: torch.device,

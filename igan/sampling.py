@@ -13,11 +13,10 @@ from typing import Iterable, Iterator
 import torch
 from torch import nn
 
-from igan.checkpoint_file import load_checkpoint_file
+from igan.io.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
-from igan.images import IMAGE_FORMATS, grid_array, grid_pixels, save_image
+from igan.io.images import IMAGE_FORMATS, grid_array, grid_pixels, save_image
 from igan.models.spec import build_saved
-from igan.noise import fixed_noise
 
 
 def load_generator(ckpt_path: str | Path, map_location: str = "cpu") -> nn.Module:
@@ -65,11 +64,6 @@ def generate_batches(generator: nn.Module, num: int, seed: int = 0, batch_size: 
         yield generator(z.to(device)).cpu()
 
 
-def generate(generator: nn.Module, num: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
-    """``num`` images in [-1, 1] from seeded noise; the same seed gives the same images."""
-    return torch.cat(list(generate_batches(generator, num, seed, batch_size)))
-
-
 def output_kind(out: str) -> str:
     """``"grid"`` for an image file path (by suffix), ``"folder"`` for a folder; IganError otherwise.
 
@@ -98,9 +92,3 @@ def write_folder(batches: Iterable[torch.Tensor], out: str | Path) -> list[Path]
             paths.append(save_image(grid_array(img[None], nrow=1, padding=0), out / f"{len(paths):05d}.png"))
     return paths
 
-
-def write_images(images: torch.Tensor, out: str | Path) -> list[Path]:
-    """A grid when ``out`` has an image suffix (.png, .jpg, .jpeg, .webp), else one PNG per image in the folder ``out``."""
-    if output_kind(str(out)) == "grid":
-        return [write_grid([images], out)]
-    return write_folder([images], out)

@@ -7,7 +7,7 @@ from typing import Iterator, Optional
 import torch
 from torch.utils.data import Sampler
 
-from igan.seeding import derived_seed
+from igan.noise import derived_seed
 
 
 class EpochShuffleSampler(Sampler[int]):

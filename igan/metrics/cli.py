@@ -63,7 +63,7 @@ def image_batches(files: Sequence[Path], batch_size: int) -> Iterator[Tensor]:
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m igan.metrics",
+        prog="igan metrics",
         description="FID, KID, precision, recall, density and coverage of the images in DIR_A against those in DIR_B.",
     )
     parser.add_argument("dir_a", metavar="DIR_A", help="images to score (e.g. generated samples)")

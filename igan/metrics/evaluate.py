@@ -1,12 +1,12 @@
 """FID, KID, Inception Score, precision, recall, density and coverage of generated images against real ones.
 
 One Inception pass per image: FID and KID both need the pool features and IS the logits, but
-on CPU a pass is the whole cost (~6 GFLOPs per image). torchmetrics' metrics accept a custom
+on CPU the pass is the whole cost of an evaluation. torchmetrics' metrics accept a custom
 ``feature`` module and call it on whatever ``update`` receives; :class:`FeaturePassThrough` is
 that module for features computed already, so KID and IS are fed through their public
 ``update`` with the same tensors, and their own code does the statistics. FID takes
 :func:`igan.metrics.frechet.frechet_distance`, torchmetrics' value by a route that skips its
-minute-long 2048 x 2048 eigen-decomposition when there are fewer images than features.
+2048 x 2048 eigen-decomposition when there are fewer images than features.
 Precision, recall, density and coverage (:mod:`igan.metrics.prdc_scores`) use the same pool features.
 """
 

@@ -1,10 +1,10 @@
 """The Frechet distance of two feature sets (FID on Inception features), by its cheaper exact route.
 
 torchmetrics computes ``tr sqrt(S_real S_fake)`` from the eigenvalues of a D x D product
-(D = 2048 for Inception): about a minute on 2 CPU cores, at every evaluation, whatever the number
-of images. With fewer images than dimensions the same trace is the sum of the singular values of
-the small N x M cross-product of the centred features, in a fraction of a second. Both routes give
-the same number (tested against torchmetrics); the cross-product one is taken when it is smaller.
+(D = 2048 for Inception): costly on a CPU, at every evaluation, whatever the number of images.
+With fewer images than dimensions the same trace is the sum of the singular values of the small
+N x M cross-product of the centred features, far cheaper. Both routes give the same number
+(tested against torchmetrics); the cross-product one is taken when it is smaller.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ class ImageFeatures:
 def to_uint8_rgb(images: Tensor) -> Tensor:
     """(N, 1|3, H, W) uint8 [0, 255] or float [-1, 1] images -> uint8 (N, 3, H, W).
 
-    Float images are quantised exactly as :func:`igan.images.to_uint8` does before writing a
+    Float images are quantised exactly as :func:`igan.io.images.to_uint8` does before writing a
     PNG, ``(x + 1) * 127.5`` rounded half up: generated images then reach Inception as the same
     pixels a saved sample would have, and real images (themselves uint8 / 127.5 - 1) round-trip
     to their original bytes. Both sides go through the same path, as clean-fid recommends.

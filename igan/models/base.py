@@ -1,7 +1,7 @@
 """The model contract: what every generator and discriminator declares for the rest of igan.
 
 A new model is one file with a :class:`Generator` and a :class:`Discriminator` subclass, named in
-a config by class path (see docs/adding_a_model.md). The rest of igan reads only this contract:
+a config by class path (see docs/guide/adding_a_model.md). The rest of igan reads only this contract:
 
 * ``name`` (class attribute): short id used in run names (``<dataset>-<name>-s<seed>``).
 * ``image_size``, ``channels``: the image side and channel count. Both constructors must take
@@ -9,6 +9,10 @@ a config by class path (see docs/adding_a_model.md). The rest of igan reads only
 * ``latent_dim`` (generator only): the size of z, read by sampling, grids, metrics and the summary.
 * ``init_args``: the constructor's arguments, recorded here automatically, so that a checkpoint
   stores the network as plain data (``{"class_path", "init_args"}``, :mod:`igan.models.spec`).
+
+A layer whose fast forward cannot be differentiated twice (gradient penalties need that) says so
+itself with a ``double_backward_path`` (see :func:`double_backward`); the training step enters
+that hook on D, and knows no layer.
 
 Shapes: G maps z of shape (B, latent_dim) to images (B, channels, image_size, image_size) in
 [-1, 1] (end with tanh); D maps such images to one score per image, shape (B,) or (B, 1). The
@@ -18,10 +22,11 @@ attributes are checked when a network is built; the shapes when the CLI summaris
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
-from typing import Any
+from typing import Any, Iterator
 
 from torch import nn
 
@@ -30,6 +35,29 @@ from igan.errors import IganError
 #: The arguments the CLI links from the data module into both networks.
 LINKED_ARGS = ("image_size", "channels")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+@contextlib.contextmanager
+def double_backward(network: nn.Module, enabled: bool = True) -> Iterator[None]:
+    """Inside, ``network``'s forwards can be differentiated twice (WGAN-GP's and R1's penalties).
+
+    A layer whose fast path has no double backward (fused kernels, such as
+    :class:`igan.models.blocks.SelfAttention2d`'s attention) declares a class attribute
+    ``double_backward_path``: a context manager factory under which its forwards take a path that
+    can be. This enters each distinct one among ``network``'s modules, so that a training step
+    calls this on D and needs to know no block. Enter it around the forwards a penalty
+    differentiates, and only those: the other forwards keep the fast path. ``enabled=False``
+    makes it a no-op (an enclosing block stays in force), for conditional use.
+    """
+    if not enabled:
+        yield
+        return
+    paths = dict.fromkeys(type(m).double_backward_path for m in network.modules()
+                          if hasattr(type(m), "double_backward_path"))
+    with contextlib.ExitStack() as stack:
+        for path in paths:
+            stack.enter_context(path())
+        yield
 
 
 def _positive_int(value: Any) -> bool:

@@ -17,35 +17,28 @@ from igan.models.layers import keep_own_init, maybe_sn
 from igan.ops import Involution2d
 from igan.ops.attention import twice_differentiable_attention
 
+# Whether SelfAttention2d forwards take the twice-differentiable path: a ContextVar, so that it is
+# seen only by the thread (or asyncio task) that set it and is restored on exit.
 _double_backward: contextvars.ContextVar[bool] = contextvars.ContextVar("igan_attention_double_backward", default=False)
 
 
 @contextlib.contextmanager
-def double_backward_attention(enabled: bool = True) -> Iterator[None]:
+def double_backward_attention() -> Iterator[None]:
     """Inside the block, :class:`SelfAttention2d` forwards can be differentiated twice.
 
     SDPA's fused kernels (flash attention on CPU; flash, memory-efficient or cuDNN on CUDA) have
     no double backward, which gradient penalties need: WGAN-GP and R1 take D's gradient with
-    respect to its input and backpropagate through that gradient. Forwards inside this block
-    use :func:`igan.ops.attention.twice_differentiable_attention` (fused forward, both backward
-    passes computed slice by slice); forwards outside it use SDPA's fused kernels and backward. Enter it around
-    the discriminator forwards a penalty differentiates, and only those (as :class:`igan.gan.GAN`
-    does); ``enabled=False`` makes it a no-op, for conditional use.
-
-    The flag is a :class:`contextvars.ContextVar`: it is seen only by the thread (or asyncio
-    task) that entered the block, is restored on exit, also on an exception, and a nested
-    ``enabled=False`` does not switch off an enclosing block.
+    respect to its input and backpropagate through that gradient. Forwards inside this block use
+    :func:`igan.ops.attention.twice_differentiable_attention` (fused forward, both backward passes
+    computed slice by slice); forwards outside it use SDPA's fused kernels and backward. This is
+    :attr:`SelfAttention2d.double_backward_path`: a training step enters it through
+    :func:`igan.models.base.double_backward`, without knowing which blocks a network holds.
     """
-    token = _double_backward.set(enabled or _double_backward.get())
+    token = _double_backward.set(True)
     try:
         yield
     finally:
         _double_backward.reset(token)
-
-
-def attention_double_backward_enabled() -> bool:
-    """Whether :class:`SelfAttention2d` forwards run now take the twice-differentiable path."""
-    return _double_backward.get()
 
 
 class SelfAttention2d(nn.Module):
@@ -70,6 +63,8 @@ class SelfAttention2d(nn.Module):
     """
 
     keeps_own_init = True  # PyTorch's default conv init, not DCGAN's N(0, 0.02)
+    #: Fused attention has no double backward: the protocol of :func:`igan.models.base.double_backward`.
+    double_backward_path = staticmethod(double_backward_attention)
 
     def __init__(
         self, channels: int, spectral_norm: bool = True, qk_ratio: int = 8, value_ratio: int = 2, pool: int = 2
@@ -105,7 +100,7 @@ class SelfAttention2d(nn.Module):
                 attended = F.scaled_dot_product_attention(q, k, v, scale=1.0)
         elif _double_backward.get():
             # Differentiable twice, slice by slice: SDPA's math path would keep every (B, Nq, Nk)
-            # intermediate for the second pass (slower at 64 px and larger; benchmarks/attention.py).
+            # intermediate for the second pass (benchmarks/attention.py compares the two).
             attended = twice_differentiable_attention(q, k, v, scale=1.0)
         else:
             # Fused kernels want one head size for q, k and v and unit-stride channels (else SDPA

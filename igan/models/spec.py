@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from igan.io.checkpoint_compat import upgraded_spec
 from igan.errors import IganError
 from igan.models.base import Discriminator, Generator
 
@@ -23,45 +24,16 @@ def spec_of(module: nn.Module) -> dict[str, Any]:
     """The spec that rebuilds ``module`` (its class and recorded constructor arguments)."""
     if not hasattr(module, "init_args"):
         raise IganError(f"{type(module).__qualname__} does not record its init_args: derive it from "
-                        "igan.models.base.Generator or Discriminator (see docs/adding_a_model.md)")
+                        "igan.models.base.Generator or Discriminator (see docs/guide/adding_a_model.md)")
     cls = type(module)
     return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(module.init_args)}
-
-
-# Constructor arguments added after checkpoints had been written, with the values those checkpoints
-# were built with (not today's defaults): SAGAN's attention was the full-width block before it
-# became the official code's pooled one.
-LEGACY_INIT_ARGS: dict[str, dict[str, Any]] = {
-    "SAGANGenerator": {"attention_pool": 1, "attention_value_ratio": 1},
-    "SAGANDiscriminator": {"attention_pool": 1, "attention_value_ratio": 1},
-}
-
-
-def upgraded_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """``spec`` with the arguments it predates filled in as they were when it was saved.
-
-    Only for specs read from checkpoints (:func:`spec_of` records every argument, so a missing one
-    means an older checkpoint); a hand-written spec gets today's defaults from ``build_from_spec``."""
-    try:
-        class_path, init_args = spec["class_path"], dict(spec.get("init_args") or {})
-    except (TypeError, KeyError, AttributeError) as err:
-        raise IganError(f"not a network spec (needs class_path and init_args): {spec!r}") from err
-    legacy = LEGACY_INIT_ARGS.get(str(class_path).rpartition(".")[2], {})
-    return {"class_path": class_path, "init_args": {**legacy, **init_args}}
-
-
-def legacy_overrides(spec: dict[str, Any], role: str) -> list[str]:
-    """The ``train_gan.py`` overrides that give a run the arguments a saved spec predates (values
-    as :func:`upgraded_spec` fills them in), e.g. ``--model.generator.init_args.attention_pool=1``."""
-    init_args = spec.get("init_args") or {}
-    legacy = LEGACY_INIT_ARGS.get(str(spec.get("class_path", "")).rpartition(".")[2], {})
-    return [f"--model.{role}.init_args.{key}={value}" for key, value in legacy.items() if key not in init_args]
 
 
 def build_from_spec(spec: dict[str, Any]) -> nn.Module:
     """Instantiate a network from its spec; refuses classes that are neither in ``igan`` nor already imported.
 
-    Specs read from checkpoints go through :func:`upgraded_spec` first (:func:`build_saved`)."""
+    Specs read from checkpoints go through :func:`igan.io.checkpoint_compat.upgraded_spec` first
+    (:func:`build_saved`)."""
     try:
         class_path, init_args = spec["class_path"], dict(spec.get("init_args") or {})
     except (TypeError, KeyError, AttributeError) as err:

@@ -24,12 +24,8 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def flops_per_sample(net: nn.Module, example: torch.Tensor) -> int:
-    """FLOPs of ``net(example)`` for a batch of one (eval mode: no BN or spectral-norm updates)."""
-    return _flops_and_output(net, example)[0]
-
-
-def _flops_and_output(net: nn.Module, example: torch.Tensor) -> tuple[int, torch.Tensor]:
+def flops_and_output(net: nn.Module, example: torch.Tensor) -> tuple[int, torch.Tensor]:
+    """FLOPs of ``net(example)`` and its output, in eval mode (no BN or spectral-norm updates)."""
     involution_flops = []
 
     def count(module: Involution2d, _inputs, output: torch.Tensor) -> None:
@@ -51,7 +47,7 @@ def _flops_and_output(net: nn.Module, example: torch.Tensor) -> tuple[int, torch
 
 def _run(net: nn.Module, example: torch.Tensor, what: str) -> tuple[int, torch.Tensor]:
     try:
-        return _flops_and_output(net, example)
+        return flops_and_output(net, example)
     except RuntimeError as err:  # e.g. a layer sized for another latent_dim or image_size
         raise _breaks(net, f"{what} of shape {tuple(example.shape)} failed: {str(err).splitlines()[0]}") from err
 

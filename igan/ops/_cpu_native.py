@@ -8,8 +8,9 @@ flattened rows (see the C file), so the vector width no longer depends on the ma
 The library is compiled with the C compiler Inductor would use (``$CC``, else ``cc``/``gcc``/
 ``clang``), ``-O3 -march=native -fopenmp``, into ``$IGAN_CACHE_DIR`` (default
 ``~/.cache/igan``) under a name keyed by the source, flags, compiler and CPU, so machines sharing a
-home directory do not share binaries. A failure raises ``RuntimeError``, which the ``auto`` backend
-turns into the eager fallback.
+home directory do not share binaries. A failed build raises ``RuntimeError`` (a cache folder that
+cannot be written, :class:`~igan.errors.IganError` naming it); the ``auto`` backend turns either
+into the eager fallback.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 
 import torch
+
+from igan.io.files import atomic_write
 
 from ._kernels import Geom
 
@@ -70,6 +72,12 @@ def _cpu_id() -> str:
     return f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()} {model}"
 
 
+def _compile(cc: str, out: Path) -> None:
+    proc = subprocess.run([cc, *_FLAGS, str(_SOURCE), "-o", str(out)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"involution: building the CPU loops failed: {proc.stderr.strip()[-2000:]}")
+
+
 def _build() -> ctypes.CDLL:
     cc = _compiler()
     src = _SOURCE.read_bytes()
@@ -77,18 +85,8 @@ def _build() -> ctypes.CDLL:
     cache = Path(os.environ.get("IGAN_CACHE_DIR") or Path.home() / ".cache" / "igan")
     lib = cache / f"involution_cpu_{key}.so"
     if not lib.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        # Build beside the target and rename: concurrent processes (DDP ranks) never load half a file.
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
-        os.close(fd)
-        try:
-            proc = subprocess.run([cc, *_FLAGS, str(_SOURCE), "-o", tmp], capture_output=True, text=True)
-            if proc.returncode != 0:
-                raise RuntimeError(f"involution: building the CPU loops failed: {proc.stderr.strip()[-2000:]}")
-            os.replace(tmp, lib)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        # Built beside the target and renamed: concurrent processes (DDP ranks) never load half a file.
+        atomic_write(lib, lambda tmp: _compile(cc, tmp))
     dll = ctypes.CDLL(str(lib))
     for suf in _SUFFIX.values():
         for op in ("fwd", "tx", "cx"):

@@ -2,10 +2,9 @@
 
 Gradient penalties (WGAN-GP, R1) take D's gradient with respect to its input and backpropagate
 through it. SDPA's fused kernels have no double backward, and its math path records every
-(B, Nq, Nk) intermediate of forward and backward for the second pass: at 64 px SAGAN's D attends
-from 1,024 positions over 256 pooled keys (1,024 with the full-width block), 64 images make 64 MiB
-per matrix (256 MiB), and the math path's penalty step pays for fresh pages and spends 40-50% of
-its time in the kernel; here it is 1.8x faster (1.6x for the full-width block; ``benchmarks/attention.py``).
+(B, Nq, Nk) intermediate of forward and backward for the second pass: at SAGAN's larger sizes
+those matrices are large, and the CPU spends the penalty step paging in fresh memory for them.
+``benchmarks/attention.py`` compares the two paths (docs/lab/performance.md has its numbers).
 
 Here the backward is itself an autograd function that works one slice of the batch at a time
 (slices sized to stay in cache) and recomputes the softmax instead of storing it, as flash
@@ -25,10 +24,9 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 # L2/L3 cache. GPUs gain from larger slices (fewer launches), hence the larger default there.
 SLICE_BYTES = {"cpu": 4 << 20, "default": 256 << 20}
 # Up to this size of one whole (B, Nq, Nk) float32 matrix SDPA's math path is used instead: it
-# stores its matrices but recomputes nothing, and at SAGAN's 32 px shapes with the official block
-# (B = 64: 4 MiB) it is as fast on CPU (1.02x, benchmarks/attention.py, 2026-11-26). Above it the
-# CPU pays for fresh pages: the full-width block's 16 MiB at 32 px ran 1.24x faster sliced (1.05x
-# in an earlier run), 64 px (64 and 256 MiB) 1.78x and 1.59x.
+# stores its matrices but recomputes nothing, which is as fast while they are small (SAGAN's
+# official block at 32 px); above it the CPU pays for fresh pages and the slices win
+# (benchmarks/attention.py measures both sides of the threshold).
 MATH_PATH_MAX_BYTES = {"cpu": 8 << 20, "default": 1 << 30}
 
 
@@ -42,7 +40,7 @@ def _slices(q: torch.Tensor, k: torch.Tensor):
 
 def _no_autocast(t: torch.Tensor):
     """Backward passes run under the caller's autocast (a penalty's ``autograd.grad`` inside a bf16
-    training step): without this, both derivatives would be computed in bf16 (2% off)."""
+    training step): without this, both derivatives would be computed in bf16 and lose precision."""
     return torch.autocast(t.device.type, enabled=False)
 
 
@@ -51,7 +49,7 @@ def _attention_grads(q, k, v, grad_out):
 
     No (N, N) matrix is transposed (``q^T grad_s`` rather than ``grad_s^T q``): the gradients of a
     transposed view come back transposed, and adding those to row-major ones walks N x N memory
-    by columns, which made the second derivative 4x slower.
+    by columns, which makes the second derivative several times slower.
     """
     p = torch.softmax(q @ k.transpose(-2, -1), dim=-1)
     grad_p = grad_out @ v.transpose(-2, -1)

@@ -1,6 +1,6 @@
 """Compare training runs from the files they leave locally: montage, band curves, table and verdict.
 
-``python -m igan.compare RUN_DIR... --out DIR [--epochs 0,3,6;0,10,20] [--labels a,b]`` reads each
+``igan compare RUN_DIR... --out DIR [--epochs 0,3,6;0,10,20] [--labels a,b]`` reads each
 run's ``metrics.csv``, ``config.yaml`` and fixed-noise grid PNGs (:mod:`igan.report.runs`), groups
 the runs of one config across seeds (by ``--labels`` name, else by run name without its
 ``-s<seed>`` suffix) and writes into DIR:
@@ -19,13 +19,12 @@ curves and table are logged to it as well.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from igan.errors import IganError
+from igan.errors import ArgumentParser, IganError, UsageError
 from igan.report.runs import (
     CompareWarning,
     Run,
@@ -252,23 +251,8 @@ def resolve_epochs(epochs: Optional[str | list[int] | list[list[int]]], runs: Se
     return [by_label[run.label] for run in runs]
 
 
-class UsageError(IganError):
-    """A command-line mistake argparse found (missing --out, a non-integer --cell-size)."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse whose mistakes reach main() as exceptions, to be reported like any bad input.
-
-    argparse would print its usage block and exit; main() instead prints one ``error: ...`` line
-    and returns 2, so callers of main(argv) get a status rather than SystemExit.
-    """
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see --help)")
-
-
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="python -m igan.compare", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="igan compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
                         help="training run directories (with metrics.csv); the first run's model is the baseline")
     parser.add_argument("--out", type=Path, required=True, help="output directory (created)")
@@ -308,7 +292,3 @@ def main(argv: Optional[list[str]] = None) -> int:
     written = [str(result[key]) for key in ("montage", "curves", "table", "verdict_file") if result[key]]
     print(f"wrote {', '.join(written)}", file=sys.stderr)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

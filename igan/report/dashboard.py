@@ -1,6 +1,6 @@
 """The W&B workspace that compares a study's models: one line per model with its band over seeds.
 
-``python -m igan.dashboard [--project igan] [--entity E] [--group G] [--group-by KEY] [--band minmax]``
+``igan dashboard [--project igan] [--entity E] [--group G] [--group-by KEY] [--band minmax]``
 builds, with the ``wandb-workspaces`` package, a workspace whose runs (all of the project's, or
 those of W&B group G) are grouped by the config key KEY (default ``label``, the model label a
 study gives its runs; online, when no run has it, the generator class
@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Iterable, Optional
 
-from igan.errors import IganError
+from igan.errors import ArgumentParser, IganError, UsageError
 
 #: Config key the study writes (the model label); grouped by when the runs carry it.
 LABEL_KEY = "label"
@@ -146,19 +146,8 @@ def save_online(project: str, entity: Optional[str], group: Optional[str], reque
 
 # --------------------------------------------------------------------------- command line
 
-class UsageError(IganError):
-    """A command-line mistake argparse found."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse whose mistakes reach main() as one ``error:`` line and exit 2, not the usage block."""
-
-    def error(self, message: str):
-        raise UsageError(f"{message} (see --help)")
-
-
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="python -m igan.dashboard", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="igan dashboard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", default="igan", help="W&B project of the runs (default igan)")
     parser.add_argument("--entity", help="W&B user or team (default: the key's default entity)")
     parser.add_argument("--group", help="only the runs of this W&B group (a study's --group)")
@@ -221,7 +210,3 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not args.group_by:
         print(f"  (online, when no run has config {LABEL_KEY!r}: grouped by config {FALLBACK_KEY!r})")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

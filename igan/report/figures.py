@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-#: torchvision make_grid's padding as igan.images.grid_array writes it.
+#: torchvision make_grid's padding as igan.io.images.grid_array writes it.
 GRID_PADDING = 2
 #: Image sizes tried, in order, when the config does not say which one a grid holds.
 COMMON_IMAGE_SIZES = (32, 64, 28, 16, 48, 96, 128, 256)

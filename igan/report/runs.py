@@ -8,7 +8,6 @@ several seeds form a :class:`RunGroup`: the comparison reports a group's mean an
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import re
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from igan.errors import IganError
+from igan.metrics.real_reference import read_real_reference
 
 #: Columns every metrics.csv has; training writes more (losses, step counts), which are kept too.
 REQUIRED_COLUMNS = ("epoch", "train_seconds", "fid", "kid", "kid_std", "grid")
@@ -28,8 +28,6 @@ OPTIONAL_COLUMNS = ("diversity", "l1", "ssim", *PRDC_COLUMNS)
 GRID_NAME = re.compile(r"^epoch_(\d+)\.png$")
 #: ``<label>-s<seed>``: how training (``<data>-<model>-s<seed>``) and igan.study name runs.
 SEED_SUFFIX = re.compile(r"^(?P<label>.+)-s(?P<seed>\d+)$")
-#: Written by the metrics callback: precision/recall/density/coverage of real vs real images.
-REAL_REFERENCE_FILE = "real_reference.json"
 
 
 class CompareWarning(UserWarning):
@@ -57,6 +55,16 @@ class Run:
 
     def row(self, epoch: int) -> Optional[dict[str, Any]]:
         return next((row for row in self.rows if row["epoch"] == epoch), None)
+
+    @property
+    def real_reference(self) -> dict[str, float]:
+        """Real-vs-real precision/recall/density/coverage the run stored; {} when absent or unreadable."""
+        try:
+            stored = read_real_reference(self.path)
+        except ValueError as err:
+            warn(f"{err}; the real-vs-real reference is left out")
+            return {}
+        return {k: stored[k] for k in PRDC_COLUMNS if k in stored}
 
     @property
     def epochs(self) -> list[int]:
@@ -201,27 +209,6 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         raise IganError(f"{path}: not valid YAML: {str(err).splitlines()[0]}") from None
     return config if isinstance(config, dict) else {}
-
-
-def read_real_reference(run_dir: Path) -> dict[str, float]:
-    """Real-vs-real precision/recall/density/coverage stored by the run, {} when absent or unreadable.
-
-    Accepts the values at the top level or under a "metrics" key; only the four PRDC numbers are
-    taken, so the file may carry more (sample counts, k).
-    """
-    path = Path(run_dir) / REAL_REFERENCE_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        warn(f"{path}: not readable JSON; the real-vs-real reference is left out")
-        return {}
-    if isinstance(data, dict) and isinstance(data.get("metrics"), dict):
-        data = data["metrics"]
-    if not isinstance(data, dict):
-        return {}
-    return {k: float(data[k]) for k in PRDC_COLUMNS if isinstance(data.get(k), (int, float))}
 
 
 def split_seed(name: str) -> tuple[str, Optional[int]]:

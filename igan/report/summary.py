@@ -1,4 +1,4 @@
-"""``python -m igan.summary [--config configs/X.yaml ...]``: parameters and FLOPs of G and D per config.
+"""``igan summary [--config configs/X.yaml ...]``: parameters and FLOPs of G and D per config.
 
 One row per config (all shipped configs by default); :mod:`igan.models.summary` says how they are
 counted. The same numbers are stored in each training run's W&B config.
@@ -6,14 +6,13 @@ counted. The same numbers are stored in each training run's W&B config.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import warnings
 from pathlib import Path
 from typing import Optional
 
-from igan.errors import IganError
+from igan.errors import ArgumentParser, IganError, UsageError
 from igan.models.summary import model_summary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,10 +55,14 @@ def format_table(rows: dict[str, dict[str, int]]) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m igan.summary", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="igan summary", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action="append", type=Path,
                         help="config file (repeatable); default: every shipped config")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     configs = args.config or shipped_configs()
     missing = [str(c) for c in configs if not c.is_file()]
     if missing:
@@ -78,7 +81,3 @@ def main(argv: Optional[list[str]] = None) -> int:
             return 2
     print(format_table(rows))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,6 @@ from igan.report.runs import (
     RunGroup,
     is_rgb,
     last_grid_saturation,
-    read_real_reference,
 )
 
 #: Columns of collapse-aware metrics shown in the table (density is in the CSV and curves' data only).
@@ -288,7 +287,7 @@ def notes(summaries: list[dict[str, Any]], target: Optional[float], runs: Sequen
 def real_reference_note(runs: Sequence[Run]) -> Optional[str]:
     """The real-vs-real level of the PRDC metrics, from the first run that stored it."""
     for run in runs:
-        reference = read_real_reference(run.path)
+        reference = run.real_reference
         if reference:
             values = ", ".join(f"{k} {v:.3f}" for k, v in reference.items())
             return f"Real vs real (two disjoint halves of the real images, from {run.name}): {values}."

@@ -10,7 +10,7 @@ import torch
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities import rank_zero_info
 
-from igan.images import grid_array, save_png
+from igan.io.images import grid_array, save_image
 from igan.noise import fixed_noise
 from igan.training.kernel_maps import (
     generate_with_kernel_maps,
@@ -95,11 +95,11 @@ class SampleGrid(L.Callback):
         samples = pl_module.sample(self.noise)
         self.diversity[epoch] = diversity(samples)
         grid = grid_array(samples)
-        self.last_path = save_png(grid, self.grid_path(epoch))
+        self.last_path = save_image(grid, self.grid_path(epoch))
         images = {"samples": grid}
         kernels = self.kernel_map_grid(pl_module)
         if kernels is not None:
-            save_png(kernels, self.dirpath / f"kernels_epoch_{epoch:03d}.png")
+            save_image(kernels, self.dirpath / f"kernels_epoch_{epoch:03d}.png")
             images["kernel_maps"] = kernels
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):

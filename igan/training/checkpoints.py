@@ -12,19 +12,16 @@
 
 from __future__ import annotations
 
-import errno
-import os
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from igan.checkpoint_file import load_checkpoint_file
+from igan.io.checkpoint_compat import legacy_overrides, upgraded_spec
+from igan.io.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
-from igan.models.spec import legacy_overrides, upgraded_spec
+from igan.io.files import atomic_torch_save
 from igan.training.guards import checkpoint_tensors, nonfinite_tensors
 
 
@@ -51,25 +48,6 @@ def check_resumable(ckpt: dict, path: Path, generator_spec: dict, discriminator_
             raise IganError(f"{path} was trained on data.{key}={saved_data[key]!r}, this run has {data.get(key)!r}")
 
 
-def write_failure_cause(err: BaseException, folder: Path) -> str:
-    """The cause of a failed write in words ("No space left on device"), for one error line.
-
-    torch's zip writer reports a full disk as a RuntimeError ("unexpected pos", "file write
-    failed") whose context holds the OSError; without one, a nearly full disk is the likely cause.
-    """
-    seen: BaseException | None = err
-    while seen is not None:
-        if isinstance(seen, OSError) and seen.strerror:
-            return seen.strerror
-        seen = seen.__cause__ or seen.__context__
-    try:
-        if shutil.disk_usage(folder).free < 1 << 20:
-            return os.strerror(errno.ENOSPC)
-    except OSError:
-        pass
-    return str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-
-
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Lightning's torch.save checkpoints, written atomically and loaded without pickled code."""
 
@@ -80,24 +58,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
             raise IganError(f"refusing to write checkpoint {path}: non-finite values (NaN/Inf) in {shown}; "
                             "the previous one is kept")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise IganError(f"could not write checkpoint {path} ({err.strerror or err})") from err
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                torch.save(checkpoint, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except (OSError, RuntimeError) as err:  # a full disk reaches us as either
-            tmp.unlink(missing_ok=True)
-            raise IganError(f"could not write checkpoint {path} ({write_failure_cause(err, path.parent)}); "
-                            f"the previous one is kept") from err
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_torch_save(checkpoint, path,
+                          message="could not write checkpoint {path} ({cause}); the previous one is kept")
 
     def load_checkpoint(self, path, map_location: Optional[Any] = None, weights_only: Optional[bool] = None) -> dict:
         return load_checkpoint_file(path, map_location=map_location or "cpu")

@@ -3,35 +3,34 @@
 The config (``--config configs/<dataset>_<model>.yaml``) names the generator and
 discriminator by class path; every field can be overridden on the command line and unknown
 keys are rejected. W&B runs offline unless the environment's WANDB_MODE says otherwise.
+What every task's command shares (the run folder, config.yaml, errors, W&B retries) is
+:mod:`igan.training.base_cli`; this module is the GAN's own: its arguments, run name, resume
+check, logger and callbacks.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Optional
 
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
-from lightning.pytorch.cli import (
-    LightningArgumentParser,
-    LightningCLI,
-    SaveConfigCallback,
-)
+from lightning.pytorch.cli import LightningArgumentParser
 from lightning.pytorch.loggers import WandbLogger
 
-from igan.checkpoint_file import load_checkpoint_file
+from igan.io.checkpoint_file import load_checkpoint_file
 from igan.data import GANDataModule
 from igan.errors import IganError
 from igan.gan import GAN
-from igan.metrics.callback import REFERENCE_FILE, Metrics
+from igan.metrics.callback import Metrics
+from igan.metrics.real_reference import REFERENCE_FILE
 from igan.models.spec import spec_of
 from igan.models.summary import model_summary
-from igan.training import wandb_logging
+from igan.training import base_cli, batch_limits, wandb_logging
+from igan.training.base_cli import RunConfigSaver, RunFolderCLI
 from igan.training.callbacks import SampleGrid
 from igan.training.checkpoints import (
     AtomicCheckpointIO,
@@ -43,145 +42,7 @@ from igan.training.guards import DivergenceGuard
 from igan.training.history import RunHistory
 from igan.training.progress import RunProgressBar
 from igan.training.resume import ExactResume, GracefulInterrupt
-from igan.training.run_folder import (
-    RunFolderLock,
-    guard_run_folder,
-    launched_as_rank_zero,
-)
-
-#: Trainer arguments where Lightning reads an int as a count of batches and a float as a fraction.
-BATCH_LIMITS = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches")
-
-
-def raw_settings(args: list[str], keys: tuple[str, ...]) -> dict[str, object]:
-    """The value each ``trainer.<key>`` was last given as written: a command-line string or a YAML scalar.
-
-    ``--config`` files are read in order with the command line, as LightningCLI applies them.
-    """
-    found: dict[str, object] = {}
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        name, equals, value = arg.partition("=")
-        wanted = name == "--config" or (name.startswith("--trainer.") and name[len("--trainer."):] in keys)
-        if wanted and not equals and i + 1 < len(args):  # "--key value"
-            value, i = args[i + 1], i + 1
-        if name == "--config":
-            try:
-                trainer = (yaml.safe_load(Path(value).read_text()) or {}).get("trainer") or {}
-            except (OSError, yaml.YAMLError, AttributeError):
-                trainer = {}
-            found.update({k: trainer[k] for k in keys if isinstance(trainer, dict) and k in trainer})
-        elif name.startswith("--trainer.") and name[len("--trainer."):] in keys:
-            found[name[len("--trainer."):]] = value
-        i += 1
-    return found
-
-
-def written_as_int(value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return True
-    return isinstance(value, str) and value.strip().lstrip("+").isdigit()
-
-
-class RunConfigSaver(SaveConfigCallback):
-    """Writes the resolved config to ``<default_root_dir>/<run_name>/config.yaml``, beside the checkpoints.
-
-    Lightning's default writes it to the logger's directory, shared by every run here.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **{**kwargs, "save_to_log_dir": False})
-        self.batch_limits: dict[str, int | float] = {}  # as IganCLI read them (the dump casts 1 to 1.0)
-
-    def save_config(self, trainer, pl_module, stage: str) -> None:
-        checkpoint = trainer.checkpoint_callback
-        if checkpoint is None or checkpoint.dirpath is None:
-            return
-        path = Path(checkpoint.dirpath).parent / "config.yaml"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:  # through a temporary file: a full disk leaves the previous config.yaml, not half of one
-            path.parent.mkdir(parents=True, exist_ok=True)
-            text = self.parser.dump(self.config, skip_none=False)
-            if self.batch_limits:
-                config = yaml.safe_load(text)
-                config["trainer"].update(self.batch_limits)
-                text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
-            tmp.write_text(text)
-            os.replace(tmp, path)
-        except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise IganError(f"cannot write {path} ({err.strerror or err})") from err
-
-
-class RunFolderCLI(LightningCLI):
-    """A LightningCLI whose trainer is built only once its run folder is claimed.
-
-    The run's paths are resolved, the folder is locked (global rank 0 only: DDP's other ranks re-run
-    the CLI), ``--ckpt_path`` is checked, and a new run over a folder that holds one is refused (or,
-    with ``--overwrite``, the old run is moved aside). Subclasses provide ``run_name``,
-    ``resume_checkpoint`` and ``build_trainer``.
-    """
-
-    claim_run_folder = True
-
-    def instantiate_trainer(self, **kwargs):
-        name = self.run_name()
-        root = Path(self.config.trainer.default_root_dir or "runs")
-        checkpoint: ModelCheckpoint = self.config_init.checkpoint
-        if checkpoint.dirpath is None:
-            checkpoint.dirpath = str(root / name / "checkpoints")
-        samples = self.config_init.samples
-        if samples.dirpath is None:
-            samples.dirpath = Path(self.config.samples_root) / name
-        if self.config.overwrite and self.config.ckpt_path:
-            raise IganError("--overwrite starts a new run and --ckpt_path continues one: give one of them")
-        if self.claim_run_folder and launched_as_rank_zero():
-            self.run_lock = RunFolderLock(Path(checkpoint.dirpath).parent)
-            self.run_lock.acquire()
-        try:
-            resumed = self.resume_checkpoint(Path(checkpoint.dirpath))
-            if resumed is None and getattr(self, "run_lock", None) is not None:
-                guard_run_folder(self.run_lock, Path(checkpoint.dirpath), samples.dirpath, self.config.overwrite)
-            return self.build_trainer(name, root, checkpoint, samples, resumed, **kwargs)
-        except BaseException:
-            self.release_run_folder()
-            raise
-
-    def release_run_folder(self) -> None:
-        lock = getattr(self, "run_lock", None)
-        if lock is not None:
-            lock.release()
-
-    @staticmethod
-    def add_run_arguments(parser: LightningArgumentParser, default_name: str, default_group: str) -> None:
-        """The arguments every task's run has: its name and folders, W&B, resume and overwrite."""
-        parser.add_argument("--run_name", type=Optional[str], default=None,
-                            help="Name of the run: grids in samples/<run_name>, checkpoints in "
-                                 f"<trainer.default_root_dir>/<run_name>/checkpoints. Default {default_name}.")
-        parser.add_argument("--wandb_project", type=str, default="igan", help="W&B project of the run.")
-        parser.add_argument("--wandb_group", type=Optional[str], default=None,
-                            help=f"W&B group of the run (default: {default_group}).")
-        parser.add_argument("--samples_root", type=str, default="samples", help="Folder of the per-run grid folders.")
-        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
-                            help="Resume training from this checkpoint ('last' for the run's last.ckpt).")
-        parser.add_argument("--overwrite", type=bool, default=False,
-                            help="Start a new run even where the run folder holds one: the earlier run "
-                                 "(and its grid folder) is moved aside to .<name>.replaced-<time>, not deleted.")
-
-    @staticmethod
-    def add_checkpoint_arguments(parser: LightningArgumentParser) -> None:
-        """Numbered checkpoints every 5 epochs; added after the task's callbacks, which keep their order."""
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.set_defaults({
-            "checkpoint.filename": "epoch{epoch:03d}",
-            "checkpoint.auto_insert_metric_name": False,
-            "checkpoint.save_last": False,  # last.ckpt is written after every epoch by LastCheckpoint
-            "checkpoint.save_top_k": -1,
-            "checkpoint.every_n_epochs": 5,
-        })
+from igan.training.run_folder import launched_as_rank_zero
 
 
 class IganCLI(RunFolderCLI):
@@ -222,20 +83,12 @@ class IganCLI(RunFolderCLI):
         super().parse_arguments(parser, args)
 
     def before_instantiate_classes(self) -> None:
-        """``limit_*_batches=1`` means one batch when written as an integer (Lightning would read all of them)."""
-        raw = raw_settings(getattr(self, "raw_args", []), BATCH_LIMITS)
-        self.batch_limits: dict[str, int | float] = {}  # instantiating the trainer's config casts 1 back to 1.0
-        for key in BATCH_LIMITS:
-            value = self.config.trainer.get(key)
-            if value != 1 or key not in raw:
-                continue
-            one = written_as_int(raw[key])
-            self.config.trainer[key] = self.batch_limits[key] = 1 if one else 1.0
-            if launched_as_rank_zero():
-                print(f"note: trainer.{key}={raw[key]} read as "
-                      + ("one batch per epoch; write 1.0 for all batches" if one
-                         else "all batches (the fraction 1.0); write 1 for one batch per epoch"),
-                      file=sys.stderr, flush=True)
+        """``limit_*_batches=1`` as written: one batch, or ``1.0`` all (:mod:`igan.training.batch_limits`)."""
+        # Instantiating the trainer's config casts 1 back to 1.0: build_trainer passes these again.
+        self.batch_limits = batch_limits.as_written(getattr(self, "raw_args", []), self.config.trainer,
+                                                    announce=launched_as_rank_zero())
+        for key, value in self.batch_limits.items():
+            self.config.trainer[key] = value
 
     def run_name(self) -> str:
         if self.config.run_name:
@@ -345,88 +198,12 @@ class IganCLI(RunFolderCLI):
         return "\n".join(lines)
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+def main(args: Optional[list[str]] = None, cli_class: Optional[type] = None) -> int:
+    """Train one model from a config; returns the process exit code (:func:`igan.training.base_cli.run`).
 
-
-def _write_failed(err: OSError) -> int:
-    """One line for an OSError no writer turned into an IganError: the path and the cause."""
-    where = f"cannot write {err.filename}" if err.filename else "a write failed"
-    return _fail(f"{where} ({err.strerror or err})")
-
-
-def _interrupted(cli: Optional[IganCLI], err: BaseException) -> Optional[int]:
-    """Exit code after SIGTERM / Ctrl-C, with the one line saying what was saved; None for other exits."""
-    stop = next((c for c in getattr(getattr(cli, "trainer", None), "callbacks", []) if isinstance(c, GracefulInterrupt)),
-                None)
-    if stop is not None and stop.outcome:
-        print(stop.outcome, file=sys.stderr, flush=True)
-        return stop.exit_code or 130
-    if isinstance(err, KeyboardInterrupt):
-        print("interrupted (Ctrl-C) before training started; nothing to resume", file=sys.stderr, flush=True)
-        return 130
-    return None
-
-
-def main(args: Optional[list[str]] = None, cli_class: Optional[type] = None, _waited: float = 0.0) -> int:
-    """Train one model from a config; returns the process exit code.
-
-    ``cli_class`` is :class:`IganCLI` by default (another task passes its own: it needs ``banner``,
-    ``summary`` and ``release_run_folder``). SIGTERM and Ctrl-C end it with last.ckpt saved and one
-    ``interrupted:`` line (exit 143 / 130).
+    ``cli_class`` is :class:`IganCLI` by default (another task passes its own).
     """
-    cli_class = cli_class or IganCLI
-    wandb_logging.choose_mode()
-    import wandb
-
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    cli = None
-    try:
-        try:
-            cli = cli_class(args=args)
-        except (IganError, ValueError) as err:  # bad config values, caught while building the classes
-            return _fail(str(err))
-        except OSError as err:  # a run folder or W&B folder that cannot be written
-            return _write_failed(err)
-        except Exception as err:  # wandb.init runs here (the logger's epoch axis); nothing is trained or written yet
-            if wandb_logging.failed_online(err):
-                return main(args, cli_class)
-            if wandb_logging.wait_if_run_id_in_use(err, _waited):
-                return main(args, cli_class, _waited + 5.0)
-            if wandb_logging.run_id_in_use(err):
-                return _fail(f"W&B still holds this run's id after {_waited:.0f} s ({str(err).splitlines()[0]}): "
-                             "re-run the same command in a minute, or with --trainer.logger=false")
-            raise
-        print(cli.banner())
-        try:
-            cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=cli.config.ckpt_path)
-        except IganError as err:
-            return _fail(str(err))
-        except OSError as err:  # a grid, metrics.csv or cache write the writers did not name
-            return _write_failed(err)
-        except Exception as err:
-            if cli.trainer.global_step == 0 and wandb_logging.failed_online(err):
-                cli.release_run_folder()
-                return main(args, cli_class)  # once: WANDB_MODE is offline now
-            raise
-        if cli.trainer.is_global_zero:  # other DDP ranks have no run folder or W&B run of their own
-            print(cli.summary())
-        return 0
-    except (KeyboardInterrupt, SystemExit) as err:  # SIGTERM and Ctrl-C end fit with these
-        code = _interrupted(cli, err)
-        if code is None:
-            raise
-        return code
-    finally:
-        if cli is not None:
-            cli.release_run_folder()
-        if wandb.run is not None:
-            wandb.finish()
-        if threading.current_thread() is threading.main_thread():
-            for sig, handler in handlers.items():  # Lightning and GracefulInterrupt installed their own
-                if handler is not None:
-                    signal.signal(sig, handler)
+    return base_cli.run(cli_class or IganCLI, args)
 
 
 if __name__ == "__main__":

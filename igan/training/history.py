@@ -33,7 +33,7 @@ from typing import Any, Optional
 import lightning as L
 import torch
 
-from igan.errors import IganError
+from igan.io.files import atomic_write
 
 COLUMNS = [
     "epoch", "global_step", "g_updates", "d_updates", "train_seconds",
@@ -121,14 +121,14 @@ class RunHistory(L.Callback):
         return {key: values.get(key) for key in self.columns}
 
     def write_row(self, trainer: L.Trainer, pl_module: L.LightningModule, epoch: int) -> None:
-        """Append one row, all or nothing: the file is rewritten beside itself and renamed over."""
+        """Append one row, all or nothing: a full disk or a kill mid-write leaves the previous complete file."""
         old = self.path.read_text() if self.path.exists() else ""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         if not old:
             writer.writerow(self.columns)
         writer.writerow([_format(v) for v in self.row(trainer, pl_module, epoch).values()])
-        self._replace(old + buffer.getvalue())
+        atomic_write(self.path, old + buffer.getvalue())
 
     def _truncate_after(self, epoch: int) -> None:
         """Drop rows of epochs after ``epoch`` (left by a run killed before its next checkpoint)."""
@@ -139,22 +139,7 @@ class RunHistory(L.Callback):
         writer = csv.DictWriter(buffer, fieldnames=self.columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-        self._replace(buffer.getvalue())
-
-    def _replace(self, text: str) -> None:
-        """Write ``text`` to a temporary file and rename it over metrics.csv: a full disk or a kill mid-write
-        leaves the previous complete file, and the error names the path."""
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "w", newline="") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except OSError as err:
-            tmp.unlink(missing_ok=True)
-            raise IganError(f"cannot write {self.path} ({err.strerror or err})") from err
+        atomic_write(self.path, buffer.getvalue())
 
     def state_dict(self) -> dict[str, Any]:
         return {"train_seconds": self.train_seconds}

@@ -39,7 +39,7 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 
 from igan.data.sampler import EpochShuffleSampler
 from igan.lightning_internals import can_request_stop_after_batch, request_stop_after_batch
-from igan.seeding import SEED_MASK, derived_seed
+from igan.noise import SEED_MASK, derived_seed
 
 
 def seed_all(seed: int) -> None:

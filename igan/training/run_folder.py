@@ -109,7 +109,7 @@ class RunFolderLock:
 
 
 def last_epoch(run_dir: Path) -> Optional[int]:
-    """The highest epoch in ``run_dir/metrics.csv``; None without rows."""
+    """The highest epoch in ``run_dir/metrics.csv``; None without rows. A study plans its runs by it too."""
     try:
         with open(run_dir / "metrics.csv", newline="") as f:
             epochs = [int(r["epoch"]) for r in csv.DictReader(f) if (r.get("epoch") or "").isdigit()]

@@ -17,11 +17,11 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser
 
-from igan.checkpoint_file import load_checkpoint_file
+from igan.io.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
 from igan.training import wandb_logging
+from igan.training.base_cli import RunConfigSaver, RunFolderCLI
 from igan.training.checkpoints import AtomicCheckpointIO, LastCheckpoint
-from igan.training.cli import RunConfigSaver, RunFolderCLI
 from igan.training.cli import main as train_main
 from igan.training.guards import DivergenceGuard
 from igan.training.resume import ExactResume, GracefulInterrupt

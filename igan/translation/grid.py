@@ -11,7 +11,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import WandbLogger
 
-from igan.images import grid_array, save_png
+from igan.io.images import grid_array, save_image
 
 
 class HeldOutGrid(L.Callback):
@@ -79,7 +79,7 @@ class HeldOutGrid(L.Callback):
             return
         images = self.images(trainer.datamodule, pl_module)
         grid = grid_array(images, nrow=len(self.columns(trainer.datamodule, self.num_chars)))
-        self.last_path = save_png(grid, self.grid_path(epoch))
+        self.last_path = save_image(grid, self.grid_path(epoch))
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
                 import wandb

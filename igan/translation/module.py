@@ -15,12 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from igan.errors import IganError
+from igan.gan.module import no_closure
 from igan.lightning_internals import step_logs_are_written
 from igan.translation.models import Block, PatchDiscriminator, UNetGenerator
-
-
-def _no_closure() -> None:
-    """Manual optimisation computes the gradients before ``step``."""
 
 
 class Translation(L.LightningModule):
@@ -110,7 +107,7 @@ class Translation(L.LightningModule):
                         + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_loss)
-        self.trainer.strategy.optimizer_step(opt_d.optimizer, closure=_no_closure)
+        self.trainer.strategy.optimizer_step(opt_d.optimizer, closure=no_closure)
         self.untoggle_optimizer(opt_d)
         self.d_updates += 1
 

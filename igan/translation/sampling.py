@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from igan.checkpoint_file import load_checkpoint_file
+from igan.io.checkpoint_file import load_checkpoint_file
 from igan.data.calligraphy import RenderSpec, render_dataset, resolve_font
 from igan.errors import IganError
-from igan.images import grid_array, save_image
+from igan.io.images import grid_array, save_image
 from igan.translation.metrics import style_slug
 from igan.translation.models import UNetGenerator
 

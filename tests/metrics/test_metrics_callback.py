@@ -18,6 +18,7 @@ from igan.metrics import callback as callback_module
 from igan.metrics import inception
 from igan.metrics.callback import Metrics
 from igan.metrics.inception import ImageFeatures
+from igan.metrics.real_reference import REFERENCE_FILE, read_real_reference
 
 
 class RecordingRun:
@@ -193,7 +194,7 @@ def test_metrics_are_off_on_every_rank_when_one_lacks_the_weights(extractor):
 
 def test_real_vs_real_reference_is_printed_once_kept_logged_and_saved(tmp_path, extractor, caplog):
     metrics = Metrics(num_samples=16, batch_size=8)
-    metrics.reference_path = tmp_path / "run" / callback_module.REFERENCE_FILE
+    metrics.reference_path = tmp_path / "run" / REFERENCE_FILE
     logger, run = wandb_logger(tmp_path)
     best = ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)
     # Lightning's logger may not propagate to the root (where caplog listens): listen on it directly.
@@ -214,8 +215,8 @@ def test_real_vs_real_reference_is_printed_once_kept_logged_and_saved(tmp_path, 
     assert {k: run.summary[f"metrics/{k}_real"] for k in expected} == expected
     saved = json.loads(metrics.reference_path.read_text())
     assert saved == {**reference, "precision_recall_k": 3, "density_coverage_k": 5}
-    assert callback_module.read_real_reference(tmp_path / "run") == saved
-    assert callback_module.read_real_reference(tmp_path) is None  # no file: None, not an error
+    assert read_real_reference(tmp_path / "run") == saved
+    assert read_real_reference(tmp_path) == {}  # no file: nothing, not an error
     state = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["callbacks"]
     assert any(v.get("real_reference") == reference for v in state.values())
     restored = Metrics()

@@ -56,7 +56,7 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys):
 
 def test_the_module_entry_point_exits_2_without_a_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "igan.metrics", str(tmp_path / "a"), str(tmp_path / "b")],
+        [sys.executable, "-m", "igan", "metrics", str(tmp_path / "a"), str(tmp_path / "b")],
         capture_output=True, text=True, cwd=REPO,
     )
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import types
 
+import numpy as np
 import pytest
 import torch
 from metrics_toys import (
@@ -13,17 +14,20 @@ from metrics_toys import (
     tiny_torchscript_weights,
     toy_extractor,
 )
+from PIL import Image
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from igan.errors import IganError
-from igan.images import to_uint8
+from igan.io.images import grid_array, save_image
 from igan.metrics import inception
 from igan.metrics.inception import InceptionWeightsMissing, load_inception, to_uint8_rgb
 
 
-def test_float_images_are_quantised_like_a_saved_png():
+def test_float_images_are_quantised_like_a_saved_png(tmp_path):
     x = torch.linspace(-1.2, 1.2, 97).view(1, 1, 1, 97)
-    assert torch.equal(to_uint8_rgb(x)[:, :1], to_uint8(x))
+    png = save_image(grid_array(x, nrow=1, padding=0), tmp_path / "x.png")
+    saved = torch.from_numpy(np.array(Image.open(png))).view(1, 1, 1, 97)
+    assert torch.equal(to_uint8_rgb(x)[:, :1], saved)
     assert to_uint8_rgb(x).shape == (1, 3, 1, 97)  # grayscale repeated to RGB
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from igan.losses import gradient_penalty
+from igan.gan.losses import gradient_penalty
 from igan.models import IDCGANDiscriminator, IDCGANGenerator
 from igan.ops import Involution2d
 

@@ -119,15 +119,15 @@ def test_custom_attention_resolutions():
 
 
 def test_r1_penalty_backpropagates_through_attention():
-    """Gradient penalties differentiate D twice; inside double_backward_attention the attention supports it
-    (SDPA's fused kernels, used everywhere else, have no double backward)."""
-    from igan.losses import r1_penalty
-    from igan.models.blocks import double_backward_attention
+    """Gradient penalties differentiate D twice; inside D's double_backward hook the attention supports
+    it (SDPA's fused kernels, used everywhere else, have no double backward)."""
+    from igan.gan.losses import r1_penalty
+    from igan.models.base import double_backward
 
     d = SAGANDiscriminator(32, 3, width=16)
     d.net[2].gamma.data.fill_(1.0)  # the attention block right after the first conv
     real = torch.randn(4, 3, 32, 32, requires_grad=True)
-    with double_backward_attention():
+    with double_backward(d):
         penalty = r1_penalty(d(real), real)
     penalty.backward()
     assert penalty.item() > 0 and d.net[2].query.parametrizations.weight.original.grad.abs().sum() > 0
@@ -168,12 +168,24 @@ def test_fused_and_double_backward_paths_compute_the_same_attention(channels, si
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
 
 
+def takes_double_backward_path() -> bool:
+    """Whether a :class:`SelfAttention2d` forward run now takes the twice-differentiable path."""
+    from igan.models import blocks
+
+    calls = []
+    original = blocks.twice_differentiable_attention
+    blocks.twice_differentiable_attention = lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs)
+    try:
+        with torch.no_grad():
+            SelfAttention2d(8)(torch.randn(1, 8, 4, 4))
+    finally:
+        blocks.twice_differentiable_attention = original
+    return bool(calls)
+
+
 def test_only_the_penalty_path_runs_the_twice_differentiable_attention(monkeypatch):
-    from igan.losses import gradient_penalty, hinge_loss_dis
-    from igan.models.blocks import (
-        attention_double_backward_enabled,
-        double_backward_attention,
-    )
+    from igan.gan.losses import gradient_penalty, hinge_loss_dis
+    from igan.models.base import double_backward
     from igan.ops import attention
 
     monkeypatch.setitem(attention.MATH_PATH_MAX_BYTES, "cpu", 0)  # the sliced path at this small size too
@@ -186,8 +198,8 @@ def test_only_the_penalty_path_runs_the_twice_differentiable_attention(monkeypat
         hinge_loss_dis(d(real), d(fake)).backward()
 
     def penalty_step():  # WGAN-GP as igan.gan.GAN computes it: a double backward
-        with double_backward_attention():
-            assert attention_double_backward_enabled()
+        with double_backward(d):
+            assert takes_double_backward_path()
             gp = gradient_penalty(d, real, fake)
         gp.backward()
 
@@ -199,29 +211,36 @@ def test_only_the_penalty_path_runs_the_twice_differentiable_attention(monkeypat
     assert SECOND_DERIVATIVE_OP not in _attention_ops(sampling)
     penalty_ops = _attention_ops(penalty_step)
     assert SECOND_DERIVATIVE_OP in penalty_ops and MATH_OP not in penalty_ops
-    assert not attention_double_backward_enabled()  # restored on exit
+    assert not takes_double_backward_path()  # restored on exit
 
 
-def test_double_backward_flag_is_scoped_nested_and_per_thread():
+def test_double_backward_hook_is_declared_by_the_block_scoped_nested_and_per_thread():
+    """D's hook enters the path its attention declares; a network without such a block is left
+    alone; the path is restored on exit (an exception too), a nested ``enabled=False`` keeps the
+    enclosing one, and another thread does not see it."""
     import threading
 
-    from igan.models.blocks import (
-        attention_double_backward_enabled,
-        double_backward_attention,
-    )
+    from igan.models import DCGANDiscriminator
+    from igan.models.base import double_backward
 
+    d = SAGANDiscriminator(16, 1, width=8)
+    with double_backward(DCGANDiscriminator(16, 1, width=8)):  # no block with a path of its own
+        assert not takes_double_backward_path()
+    with double_backward(d, enabled=False):
+        assert not takes_double_backward_path()
     seen_by_other_thread = []
-    with double_backward_attention():
-        with double_backward_attention(enabled=False):  # a conditional inner block keeps the outer one
-            assert attention_double_backward_enabled()
-        thread = threading.Thread(target=lambda: seen_by_other_thread.append(attention_double_backward_enabled()))
+    with double_backward(d):
+        with double_backward(d, enabled=False):
+            assert takes_double_backward_path()
+        thread = threading.Thread(target=lambda: seen_by_other_thread.append(takes_double_backward_path()))
         thread.start()
         thread.join()
     assert seen_by_other_thread == [False]
+    assert not takes_double_backward_path()
     with pytest.raises(RuntimeError):
-        with double_backward_attention():
+        with double_backward(d):
             raise RuntimeError
-    assert not attention_double_backward_enabled()
+    assert not takes_double_backward_path()
 
 
 @pytest.mark.parametrize("penalty", ["r1", "wgan-gp"])

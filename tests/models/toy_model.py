@@ -1,4 +1,4 @@
-"""A toy fourth model, written as docs/adding_a_model.md says: one file, named by a config.
+"""A toy fourth model, written as docs/guide/adding_a_model.md says: one file, named by a config.
 
 MLPs on flattened images, small enough to train a few steps in a test. The classes at the end
 each break one part of the contract, for the tests that check the error they get.

@@ -205,11 +205,11 @@ def test_bad_input_is_one_error_line_and_exit_2(gray_runs, tmp_path, capsys):
 
 
 def test_python_dash_m(gray_runs, tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "igan.compare", str(gray_runs[0]), str(gray_runs[1]),
+    ok = subprocess.run([sys.executable, "-m", "igan", "compare", str(gray_runs[0]), str(gray_runs[1]),
                          "--out", str(tmp_path / "cmp"), "--epochs", "0,1;0,2"],
                         cwd=REPO, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("| model | seeds |") and (tmp_path / "cmp" / "montage.png").is_file()
-    bad = subprocess.run([sys.executable, "-m", "igan.compare", str(tmp_path / "nope"), "--out", str(tmp_path / "x")],
+    bad = subprocess.run([sys.executable, "-m", "igan", "compare", str(tmp_path / "nope"), "--out", str(tmp_path / "x")],
                          cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr

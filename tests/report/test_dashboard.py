@@ -1,4 +1,4 @@
-"""The comparison workspace of ``python -m igan.dashboard``, checked offline on wandb-workspaces' own objects.
+"""The comparison workspace of ``igan dashboard``, checked offline on wandb-workspaces' own objects.
 
 The workspace is built with the real library and serialized to the view spec that ``save()`` would
 send, so the checks see what W&B would store: x-axis, grouping keys, panels. Nothing reaches a network.
@@ -126,7 +126,7 @@ def test_bad_arguments_are_one_error_line_and_exit_2(argv, capsys):
 
 
 def test_the_module_command_runs_offline():
-    result = subprocess.run([sys.executable, "-m", "igan.dashboard", "--group", "study-a"], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "igan", "dashboard", "--group", "study-a"], cwd=REPO,
                             capture_output=True, text=True, timeout=120, env={**os.environ, "WANDB_MODE": "offline"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("W&B is offline")

@@ -19,7 +19,7 @@ import torch
 from conftest import REPO
 from PIL import Image
 
-from igan.checkpoint_file import load_checkpoint_file
+from igan.io.checkpoint_file import load_checkpoint_file
 from igan.errors import IganError
 from igan.training.cli import main
 
@@ -423,17 +423,17 @@ def test_an_unnamed_write_failure_is_one_line(tiny_cifar10, tmp_path, monkeypatc
 
 
 def test_a_metrics_csv_that_cannot_be_written_is_named(tiny_cifar10, tmp_path, monkeypatch, capsys):
-    """metrics.csv's own writer names the file; the run keeps no half-written file."""
-    import igan.training.history
+    """metrics.csv's own writer names the file (not its temporary file); the run keeps no half-written file."""
+    import igan.io.files
 
     real_open = open
 
     def failing_open(file, mode="r", *args, **kwargs):
-        if str(file).endswith("metrics.csv.tmp") and "w" in mode:
+        if Path(file).name.startswith(".metrics.csv.") and "b" in mode and "r" not in mode:
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, mode, *args, **kwargs)
 
-    monkeypatch.setattr(igan.training.history, "open", failing_open, raising=False)
+    monkeypatch.setattr(igan.io.files, "open", failing_open, raising=False)
     out = tmp_path / "out"
     fails_cleanly(capsys, cli_args(out, tiny_cifar10, "--trainer.logger=false"),
                   f"cannot write {out / 'runs' / RUN / 'metrics.csv'} (Permission denied)")

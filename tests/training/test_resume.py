@@ -20,7 +20,7 @@ import pytest
 import torch
 from conftest import REPO
 
-from igan.checkpoint_file import load_checkpoint_file
+from igan.io.checkpoint_file import load_checkpoint_file
 from igan.training.cli import main
 
 RUN = "cifar10-dcgan-s0"
@@ -345,7 +345,7 @@ def test_sigterm_in_the_last_batch_stops_after_the_epoch_end(tiny_cifar10, tmp_p
 
 def nan_after(monkeypatch, calls: int) -> None:
     """The DCGAN loss of D turns NaN from its ``calls``-th call on."""
-    from igan import losses
+    from igan.gan import losses
 
     dis, gen = losses.LOSSES["ns"]
     count = {"n": 0}

@@ -14,7 +14,7 @@ import torch
 from conftest import REPO, TEST_CHARS, requires_kai_font
 from PIL import Image
 
-from igan.images import grid_pixels
+from igan.io.images import grid_pixels
 from igan.models.dcgan import DCGANGenerator
 from igan.models.spec import spec_of
 from igan.translation.cli import main as train

@@ -1,0 +1,9 @@
+"""A study: every config trained with every seed under one budget, then compared (``igan study``).
+
+- :mod:`igan.study.plan`: which runs, and what each run's folder says about it (done, to resume, new);
+- :mod:`igan.study.pool`: the local executor, the runs as child processes of this machine;
+- :mod:`igan.study.cli`: the command, which plans, trains with an executor, then writes the
+  comparison with :mod:`igan.report.compare`.
+
+The runs' results are read back by :mod:`igan.report` only from the files the runs leave.
+"""

@@ -1,0 +1,166 @@
+"""The local executor of a study: its runs trained as child processes of this one, ``jobs`` at a time.
+
+Each run is ``python -m igan train`` (:func:`igan.study.plan.training_args`) with its output in
+the run's ``train.log``. With ``jobs`` > 1 the children share the CPU threads evenly and take the
+visible GPUs in turn (:func:`child_env`). A child gets SIGTERM when the study dies, even by
+kill -9, and a stopped study SIGTERMs its children, which save their last.ckpt first.
+
+An executor is built with ``(runs, out, group, overrides, jobs)``, trains the runs not done with
+:meth:`LocalPool.train`, and lists those that failed in ``failed`` as ``(run, exit code)``; another
+executor (a cluster's queue) is another module beside this one with the same three parts.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Optional
+
+from igan.study.plan import PlannedRun, latest_row, progress_line, run_dir, training_args
+from igan.training.progress import format_minutes
+
+POLL_S = 1.0  # how often the study reads the children's metrics.csv
+STOP_WAIT_S = 120.0  # how long a stopped child may take to save its last.ckpt
+
+
+def thread_count(jobs: int, environ: Optional[dict] = None) -> int:
+    """CPU threads of each of ``jobs`` runs: the usable cores (or a given OMP_NUM_THREADS) split evenly."""
+    environ = os.environ if environ is None else environ
+    given = environ.get("OMP_NUM_THREADS", "")
+    total = int(given) if given.isdigit() and int(given) > 0 else len(os.sched_getaffinity(0))
+    return max(1, total // jobs)
+
+
+def visible_gpus(environ: Optional[dict] = None) -> list[str]:
+    """The GPUs the study may hand out: CUDA_VISIBLE_DEVICES' entries when set, else every device torch sees."""
+    environ = os.environ if environ is None else environ
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        return [d.strip() for d in environ["CUDA_VISIBLE_DEVICES"].split(",") if d.strip() and d.strip() != "-1"]
+    import torch
+
+    return [str(i) for i in range(torch.cuda.device_count())]
+
+
+def child_env(run: PlannedRun, slot: int, jobs: int, threads: int, gpus: list[str],
+              environ: Optional[dict] = None) -> dict:
+    """The environment of one training: its W&B job type (the model label) and, with jobs > 1, its share."""
+    env = dict(os.environ if environ is None else environ)
+    env["WANDB_JOB_TYPE"] = run.label  # W&B groups runs by group and job type: one line per model
+    if jobs > 1:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    return env
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the study dies, even by kill -9, so no orphan keeps training."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class Child:
+    index: int
+    run: PlannedRun
+    slot: int
+    proc: subprocess.Popen
+    log: IO
+    start: float
+    first_row: Optional[tuple[int, float]] = None  # (epoch, time) of its first new row: start-up left out of the pace
+
+
+class LocalPool:
+    """The runs, the children training them, and the progress lines."""
+
+    def __init__(self, runs: list[PlannedRun], out: Path, group: str, overrides: list[str], jobs: int) -> None:
+        self.runs, self.out, self.group, self.overrides, self.jobs = runs, out, group, overrides, jobs
+        self.start = time.perf_counter()
+        self.threads = thread_count(jobs)
+        self.gpus = visible_gpus() if jobs > 1 else []
+        self.failed: list[tuple[PlannedRun, int]] = []
+
+    def launch(self, index: int, slot: int) -> Child:
+        run = self.runs[index]
+        run.log = run_dir(self.out, run) / "train.log"
+        run.log.parent.mkdir(parents=True, exist_ok=True)
+        log = open(run.log, "a")  # a resumed run's log continues the killed one's
+        how = f"resuming from last.ckpt at epoch {run.done}" if run.state == "resume" else "starting"
+        log.write(f"=== igan.study {time.strftime('%Y-%m-%d %H:%M:%S')}: {how}\n")
+        log.flush()
+        env = child_env(run, slot, self.jobs, self.threads, self.gpus)
+        share = (f", {self.threads} thread(s)" + (f", GPU {env['CUDA_VISIBLE_DEVICES']}" if self.gpus else "")
+                 if self.jobs > 1 else "")
+        print(f"[{index + 1}/{len(self.runs)} {run.name}] {how} {run.config} (log: {run.log}{share})", flush=True)
+        command = [sys.executable, "-m", "igan", "train", *training_args(run, self.out, self.group, self.overrides)]
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        return Child(index, run, slot, proc, log, time.perf_counter())
+
+    def poll(self, child: Child) -> None:
+        """Print a line for each epoch the child finished since the last poll."""
+        run = child.run
+        row = latest_row(run_dir(self.out, run) / "metrics.csv")
+        if row is None or int(row["epoch"]) <= run.done:
+            return
+        now = time.perf_counter()
+        run.done, run.metrics, run.seconds = int(row["epoch"]), row, now - child.start
+        if child.first_row is None:
+            child.first_row = (run.done, now)
+        elif run.done > child.first_row[0]:
+            run.pace = (now - child.first_row[1]) / (run.done - child.first_row[0])
+        print(progress_line(self.runs, child.index, self.jobs, time.perf_counter() - self.start), flush=True)
+
+    def finish(self, child: Child) -> None:
+        self.poll(child)
+        child.log.close()
+        run, code = child.run, child.proc.returncode
+        run.seconds = time.perf_counter() - child.start
+        if code == 0:
+            print(f"[{child.index + 1}/{len(self.runs)} {run.name}] done in {format_minutes(run.seconds)}", flush=True)
+        else:
+            self.failed.append((run, code))
+            print(f"[{child.index + 1}/{len(self.runs)} {run.name}] failed (exit {code}); see {run.log}", flush=True)
+
+    def train(self) -> None:
+        """Train the runs not done, ``jobs`` at a time; a failed run does not stop the others."""
+        queue = [i for i, r in enumerate(self.runs) if r.state != "done"]
+        active: list[Child] = []
+        try:
+            while queue or active:
+                free = [s for s in range(self.jobs) if s not in {c.slot for c in active}]
+                while queue and free:
+                    active.append(self.launch(queue.pop(0), free.pop(0)))
+                time.sleep(POLL_S)
+                for child in list(active):
+                    if child.proc.poll() is not None:
+                        self.finish(child)
+                        active.remove(child)
+                    else:
+                        self.poll(child)
+        except BaseException:
+            self.stop(active)
+            raise
+
+    def stop(self, active: list[Child]) -> None:
+        """SIGTERM every child (each saves its last.ckpt after the current batch) and wait for them."""
+        for child in active:
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_WAIT_S
+        for child in active:
+            try:
+                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+            child.log.close()

@@ -1,0 +1,52 @@
+"""igan.study.plan: a re-run study skips finished runs and resumes killed ones; the time it has left."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from igan.study.plan import PlannedRun, estimate_left, plan_run
+from igan.training.history import COLUMNS
+
+
+def write_metrics(run_dir: Path, epochs: int) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / "metrics.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows({"epoch": e, "global_step": 2 * e} for e in range(epochs + 1))
+
+
+def test_time_left_uses_each_runs_own_pace_the_mean_for_the_others_and_the_jobs():
+    a, b, c = (PlannedRun(Path(f"{n}.yaml"), n, epochs=10) for n in "abc")
+    assert estimate_left([a, b, c]) is None  # nothing measured yet
+    a.done, a.pace = 10, 60.0
+    b.done, b.pace = 4, 120.0
+    # b: 6 epochs left at its own 120 s; c: 10 epochs at the mean pace (60 + 120) / 2 = 90 s.
+    assert estimate_left([a, b, c]) == pytest.approx(6 * 120 + 10 * 90)
+    assert estimate_left([a, b, c], jobs=2) == pytest.approx((6 * 120 + 10 * 90) / 2)
+    assert estimate_left([a, b, c], jobs=8) == pytest.approx((6 * 120 + 10 * 90) / 2)  # only two runs are left
+
+
+def test_plan_skips_finished_runs_resumes_checkpointed_ones_and_starts_the_rest(tmp_path, capsys):
+    def planned(name: str, epochs: int = 5) -> PlannedRun:
+        return plan_run(PlannedRun(Path("c.yaml"), name, epochs), tmp_path / name)
+
+    write_metrics(tmp_path / "finished", 5)
+    write_metrics(tmp_path / "killed", 3)
+    (tmp_path / "killed" / "checkpoints").mkdir()
+    (tmp_path / "killed" / "checkpoints" / "last.ckpt").write_bytes(b"")
+    write_metrics(tmp_path / "before-first-epoch", 0)
+    write_metrics(tmp_path / "no-last-ckpt", 2)
+    assert (planned("finished").state, planned("finished").done) == ("done", 5)
+    assert (planned("killed").state, planned("killed").done) == ("resume", 3)
+    assert planned("killed", epochs=3).state == "done"
+    assert planned("killed", epochs=8).state == "resume"  # a larger budget continues a finished run
+    assert planned("absent").state == "new"
+    assert planned("before-first-epoch").state == "new"
+    assert (tmp_path / "before-first-epoch" / "metrics.csv").is_file()  # nothing to keep: left for the run to replace
+    # Epochs without a checkpoint cannot be continued: that folder is moved aside, not deleted.
+    assert planned("no-last-ckpt").state == "new"
+    assert not (tmp_path / "no-last-ckpt").exists()
+    [aside] = tmp_path.glob(".no-last-ckpt.replaced-*")
+    assert (aside / "metrics.csv").is_file() and "moved to" in capsys.readouterr().out
