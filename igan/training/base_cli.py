@@ -27,7 +27,7 @@ from lightning.pytorch.cli import (
 
 from igan.errors import IganError
 from igan.io.files import atomic_write
-from igan.training import batch_limits, wandb_logging
+from igan.training import batch_limits, precision, wandb_logging
 from igan.training.resume import GracefulInterrupt
 from igan.training.run_folder import (
     RunFolderLock,
@@ -64,6 +64,18 @@ class RunFolderCLI(LightningCLI):
     """
 
     claim_run_folder = True
+
+    def parse_arguments(self, parser, args) -> None:
+        """Parse, with ``trainer.precision`` left out or ``auto`` chosen for this machine
+        (:mod:`igan.training.precision`); the run's config.yaml records the choice."""
+        if isinstance(args, list):
+            args = precision.unset_auto([str(a) for a in args])
+        elif args is None and "auto" in " ".join(sys.argv[1:]):
+            sys.argv[1:] = precision.unset_auto(sys.argv[1:])
+        super().parse_arguments(parser, args)
+        trainer = self.config.get("trainer") if hasattr(self.config, "get") else None
+        if trainer is not None and trainer.get("precision") is None:
+            trainer["precision"] = precision.resolve_precision("auto", trainer.get("accelerator", "auto"))
 
     def instantiate_trainer(self, **kwargs):
         name = self.run_name()
