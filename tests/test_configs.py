@@ -1,4 +1,5 @@
-"""Every shipped config trains a few steps; the ablation configs differ only in the inserted block."""
+"""Every shipped config trains a few steps; the ablation configs differ only in the inserted block, and
+the three calligraphy models share igan's fast recipe."""
 
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from PIL import Image
 from igan.training.cli import main
 
 CONFIGS = sorted(p.relative_to(REPO / "configs").as_posix()
-                 for p in [*(REPO / "configs").glob("*.yaml"), *(REPO / "configs" / "ablation").glob("*.yaml")])
+                 for folder in ("", "ablation", "published") for p in (REPO / "configs" / folder).glob("*.yaml"))
 TINY = ["--model.generator.init_args.width=8", "--model.discriminator.init_args.width=8",
         "--trainer.max_epochs=1", "--trainer.limit_train_batches=2", "--data.batch_size=4",
         "--data.num_workers=0", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
@@ -23,6 +24,7 @@ def test_every_model_and_dataset_has_its_configs():
     expected = {f"{prefix}{d}_{m}.yaml" for d in ("calligraphy", "cifar10")
                 for prefix, models in (("", ("dcgan", "sagan", "idcgan")), ("ablation/", ("none", "attention", "involution")))
                 for m in models}
+    expected |= {f"published/calligraphy_{m}.yaml" for m in ("dcgan", "sagan", "idcgan")}
     assert expected <= set(CONFIGS)
 
 
@@ -74,8 +76,8 @@ def test_ablation_configs_differ_only_in_the_block(dataset, capsys):
         assert differing == allowed, f"{block} differs from none beyond the block: {sorted(differing - allowed)}"
         assert {"model.generator.class_path", "model.discriminator.class_path", "run_name"} <= differing
     # The shared recipe really is shared: SAGAN's (hinge) on CIFAR-10; on calligraphy, where hinge
-    # collapses, the WGAN-GP of calligraphy_sagan and calligraphy_idcgan.
-    model = flatten(resolved(f"{dataset}_sagan.yaml", capsys))
+    # collapses, the WGAN-GP of the published calligraphy_sagan and calligraphy_idcgan.
+    model = flatten(resolved(f"{dataset}_sagan.yaml" if dataset == "cifar10" else "published/calligraphy_sagan.yaml", capsys))
     assert base["model.loss"] == model["model.loss"] == ("hinge" if dataset == "cifar10" else "wgan-gp")
     assert base["model.betas"] == [0.0, 0.9]
     assert base["model.generator.init_args.spectral_norm"] and base["model.discriminator.init_args.spectral_norm"]
@@ -96,7 +98,7 @@ def build(config: str):
     return IganCLI(args=["--config", str(REPO / "configs" / config), "--trainer.logger=false"], claim_run_folder=False).model
 
 
-@pytest.mark.parametrize("config", ["calligraphy_sagan.yaml", "cifar10_idcgan.yaml", "ablation/cifar10_none.yaml",
+@pytest.mark.parametrize("config", ["calligraphy_sagan.yaml", "calligraphy_dcgan.yaml", "cifar10_idcgan.yaml", "ablation/cifar10_none.yaml",
                                     "ablation/calligraphy_involution.yaml"])
 def test_spectral_norm_where_the_recipe_says(config):
     """Every backbone and attention conv is spectrally normalised; the involution's kernel branch is not
@@ -122,13 +124,24 @@ def test_dcgan_recipe_has_no_spectral_norm():
     assert convs and not any(hasattr(m, "parametrizations") for m in convs)
 
 
-def test_calligraphy_sagan_and_idcgan_share_the_training_recipe(capsys):
-    """On calligraphy the two models of the involution-vs-attention comparison train identically."""
-    sagan = flatten(resolved("calligraphy_sagan.yaml", capsys))
-    idcgan = flatten(resolved("calligraphy_idcgan.yaml", capsys))
+def test_calligraphy_models_share_the_fast_recipe(capsys):
+    """On calligraphy DCGAN, SAGAN and IDCGAN train identically: a comparison of them is one of blocks."""
+    configs = {m: flatten(resolved(f"calligraphy_{m}.yaml", capsys)) for m in ("dcgan", "sagan", "idcgan")}
     recipe = ["model.loss", "model.gp_weight", "model.lr_g", "model.lr_d", "model.betas", "model.n_critic",
-              "model.r1_gamma", "model.ema_decay", "model.augment", "model.generator.init_args.latent_dim",
-              "model.generator.init_args.spectral_norm", "model.discriminator.init_args.spectral_norm",
-              "model.generator.init_args.batch_norm", "model.discriminator.init_args.batch_norm", "data.batch_size"]
+              "model.r1_gamma", "model.r1_interval", "model.ema_decay", "model.ema_rampup", "model.augment",
+              "model.generator.init_args.latent_dim", "model.generator.init_args.spectral_norm",
+              "model.discriminator.init_args.spectral_norm", "model.generator.init_args.batch_norm",
+              "model.discriminator.init_args.batch_norm", "data.batch_size", "data.image_size"]
+    shared = {k: configs["idcgan"][k] for k in recipe}
+    for model in ("dcgan", "sagan"):
+        assert {k: configs[model][k] for k in recipe} == shared, model
+    assert shared["model.loss"] == "ns" and shared["model.r1_interval"] == 16 and shared["model.ema_rampup"] == 0.05
+    assert shared["model.augment"] == "translation,cutout" and shared["model.discriminator.init_args.batch_norm"] is False
+
+
+def test_published_calligraphy_sagan_and_idcgan_share_their_recipe(capsys):
+    sagan = flatten(resolved("published/calligraphy_sagan.yaml", capsys))
+    idcgan = flatten(resolved("published/calligraphy_idcgan.yaml", capsys))
+    recipe = ["model.loss", "model.gp_weight", "model.lr_g", "model.lr_d", "model.betas", "model.ema_decay", "data.batch_size"]
     assert {k: sagan[k] for k in recipe} == {k: idcgan[k] for k in recipe}
     assert sagan["model.loss"] == "wgan-gp"
