@@ -6,7 +6,7 @@ precision, recall, density and coverage through prdc, on one Inception pass, off
 - :mod:`igan.metrics.evaluate`: the scores of generated images, one Inception pass per image;
 - :mod:`igan.metrics.prdc_scores`: precision/recall (k = 3) and density/coverage (k = 5) on those features;
 - :mod:`igan.metrics.callback`: :class:`Metrics`, the Lightning callback (``--metrics.*``);
-- :mod:`igan.metrics.cli`: ``python -m igan.metrics DIR_A DIR_B``;
+- :mod:`igan.metrics.cli`: ``igan metrics DIR_A DIR_B``;
 - :mod:`igan.metrics.real_reference`: the run folder's real-vs-real reference, written and read back.
 
 Names are imported on first use: the command line does not pay for Lightning, and reports that

@@ -23,6 +23,7 @@ from igan.metrics.inception import (
     load_inception,
     to_uint8_rgb,
 )
+from igan.metrics.prdc_scores import DISTINCT_NN
 from igan.metrics.prdc_scores import KEYS as PRDC_KEYS
 from igan.metrics.real_reference import write_real_reference
 from igan.noise import fixed_noise
@@ -30,7 +31,9 @@ from igan.noise import fixed_noise
 #: The real images scored are the first N of a permutation drawn with this seed: the same for every run.
 REAL_SUBSET_SEED = 0
 #: Keys logged to W&B (with ``epoch``) and kept in :attr:`Metrics.results` (without the prefix).
-LOGGED = ("fid", "kid", "kid_std", "is", "is_std", *PRDC_KEYS, "eval_seconds")
+LOGGED = ("fid", "kid", "kid_std", "is", "is_std", *PRDC_KEYS, DISTINCT_NN, "eval_seconds")
+#: The real-vs-real values printed, kept and logged to the W&B summary (as ``metrics/<key>_real``).
+REFERENCE_KEYS = ("fid", *PRDC_KEYS, DISTINCT_NN)
 
 
 def _image(item: Any) -> Tensor:
@@ -93,21 +96,25 @@ class Metrics(L.Callback):
     whether metrics are on or off.
 
     Results: :attr:`results` maps epoch -> ``{"fid", "kid", "kid_std", ["is", "is_std"],
-    ["precision", "recall", "density", "coverage"], "eval_seconds", "num_real", "num_fake"}``
-    (the four of :mod:`igan.metrics.prdc_scores`, when there are 7 real and 5 generated images);
+    ["precision", "recall", "density", "coverage", "distinct_nn"], "eval_seconds", "num_real", "num_fake"}``
+    (the five of :mod:`igan.metrics.prdc_scores`, when there are 7 real and 5 generated images);
     :attr:`best` holds the lowest FID and its epoch;
     ``trainer.callback_metrics["metrics/fid"]`` holds the latest FID for
     ``ModelCheckpoint(monitor="metrics/fid", mode="min")``; W&B gets ``metrics/<name>`` with
     ``epoch`` as x-axis. ``eval_seconds`` includes the one-time real-feature extraction at the
     first evaluation of a dataset.
 
-    Real-vs-real reference: when the real features are first loaded, precision, recall, density
-    and coverage of one half of them against the other are printed once and kept in
-    :attr:`real_reference` (in the checkpoint too), in the W&B summary as ``metrics/<name>_real``,
-    and written to :attr:`reference_path` when the caller sets one (the run folder's
+    Real-vs-real reference: when the real features are first loaded, the next ``num_samples``
+    images of the same permutation (disjoint from the evaluation's) are scored against the
+    evaluation's real set like generated ones: FID, precision, recall, density, coverage and
+    distinct_nn, printed once and kept in :attr:`real_reference` with ``n`` (the size of each
+    set; in the checkpoint too), in the W&B summary as ``metrics/<name>_real``, and written to
+    :attr:`reference_path` when the caller sets one (the run folder's
     :data:`igan.metrics.real_reference.REFERENCE_FILE`; None = not written). It is the level a
-    generator as good as the data reaches, at half the sample count (these scores depend on N).
-    Computed on rank 0 only.
+    generator as good as the data reaches at the evaluation's own N (these scores depend on N).
+    Their features are cached like the evaluation's (once per dataset). A training set of fewer
+    than 2 x ``num_samples`` images is split into two disjoint halves instead, and ``n`` is then
+    smaller than the evaluation's N (the printed line says so). Computed on rank 0 only.
 
     Without Inception weights: one warning, and training goes on without metrics. Nothing is
     evaluated under ``fast_dev_run`` (like Lightning's own checkpointing and logging).
@@ -143,7 +150,7 @@ class Metrics(L.Callback):
         self.weights, self.seed, self.at_start = weights, seed, at_start
         self.results: dict[int, dict[str, float]] = {}
         self.best: Optional[dict[str, float]] = None  # {"fid": ..., "epoch": ...}
-        self.real_reference: Optional[dict[str, float]] = None  # precision ... coverage, and num_each
+        self.real_reference: Optional[dict[str, float]] = None  # fid, precision ... distinct_nn, n and num_each
         self.reference_path: Optional[Path] = None  # set by the caller that knows the run folder
         self.extractor: Optional[InceptionFeatures] = None
         self.evaluator: Optional[GANEvaluator] = None
@@ -240,10 +247,11 @@ class Metrics(L.Callback):
     def _score(self, trainer: L.Trainer, fake: ImageFeatures) -> Optional[dict[str, float]]:
         """Rank 0: FID/KID (and IS) of all ranks' fake features against the real ones."""
         if self.evaluator is None:
-            self.evaluator = self._build_evaluator(trainer, self.extractor)
-            if self.evaluator is None:
+            built = self._build_evaluator(trainer, self.extractor)
+            if built is None:
                 return None
-            self._real_vs_real(trainer, self.evaluator)
+            self.evaluator, more_real = built
+            self._real_vs_real(trainer, self.evaluator, more_real)
         scores = self.evaluator.evaluate_features(fake)
         values = {k: v for k, v in scores.items() if v is not None}
         values.update(num_real=float(self.evaluator.num_real), num_fake=float(len(fake)))
@@ -263,31 +271,47 @@ class Metrics(L.Callback):
         batches = (pl_module.sample(z.to(pl_module.device)) for z in noise.split(self.batch_size))
         return extract_features(extractor, batches)
 
-    def _build_evaluator(self, trainer: L.Trainer, extractor: InceptionFeatures) -> Optional[GANEvaluator]:
-        """The evaluator over cached (or freshly extracted) real features; None when no dataset is reachable."""
+    def _build_evaluator(
+        self, trainer: L.Trainer, extractor: InceptionFeatures
+    ) -> Optional[tuple[GANEvaluator, Optional[Tensor]]]:
+        """The evaluator over cached (or freshly extracted) real features, and the features of the
+        reference's second real set (None when the dataset has no image beyond the evaluation's);
+        None when no dataset is reachable."""
         dataset = _training_dataset(trainer)
         if dataset is None or len(dataset) < 2:
             self._unavailable = True
             rank_zero_warn("FID/KID are off for this run: no training dataset with at least 2 images was found")
             return None
         num = min(self.num_samples, len(dataset))
-        indices = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))[:num].tolist()
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
+        # The evaluation's real images, then the reference's second set: the next ones, up to as many again.
+        indices, more = order[:num].tolist(), order[num : 2 * num].tolist()
+        shape = tuple(_image(dataset[indices[0]]).shape)
+        real = self._real_features(trainer, dataset, extractor, indices, shape, self._cache_key(trainer, dataset, indices))
+        more_real = None
+        if more:
+            key = f"{self._cache_key(trainer, dataset, more)}-reference-from{num}"
+            more_real = self._real_features(trainer, dataset, extractor, more, shape, key)
+        evaluator = GANEvaluator(extractor, real, seed=self.seed)
+        if evaluator.is_unavailable_reason:
+            rank_zero_info(f"metrics: no Inception Score: {evaluator.is_unavailable_reason}")
+        return evaluator, more_real
+
+    def _real_features(self, trainer: L.Trainer, dataset, extractor: InceptionFeatures, indices: list[int],
+                       shape: tuple[int, ...], key: str) -> Tensor:
+        """Features of the dataset's images at ``indices``, from the cache or extracted and cached."""
+        num = len(indices)
 
         def real_batches() -> Iterator[Tensor]:
             for start in range(0, num, self.batch_size):
                 yield torch.stack([_image(dataset[i]) for i in indices[start : start + self.batch_size]])
 
-        shape = tuple(_image(dataset[indices[0]]).shape)
-        key = self._cache_key(trainer, dataset, indices)
         path = cache_path(self._cache_dir(trainer), key, shape, num, extractor.name)
         started = time.perf_counter()
         real, from_cache = cached_real_features(path, extractor, num, real_batches)
         if not from_cache:
             rank_zero_info(f"metrics: real-image statistics of {num} images in {time.perf_counter() - started:.0f} s -> {path}")
-        evaluator = GANEvaluator(extractor, real, seed=self.seed)
-        if evaluator.is_unavailable_reason:
-            rank_zero_info(f"metrics: no Inception Score: {evaluator.is_unavailable_reason}")
-        return evaluator
+        return real
 
     @staticmethod
     def _cache_key(trainer: L.Trainer, dataset, indices: list[int]) -> str:
@@ -309,18 +333,21 @@ class Metrics(L.Callback):
 
     # ---------------------------------------------------------------- reporting
 
-    def _real_vs_real(self, trainer: L.Trainer, evaluator: GANEvaluator) -> None:
+    def _real_vs_real(self, trainer: L.Trainer, evaluator: GANEvaluator, more_real: Optional[Tensor]) -> None:
         """Rank 0, once the real features exist: the reference level, printed, kept, logged and saved."""
-        scores = evaluator.real_reference()
+        scores = evaluator.real_reference(more_real)
         if scores is None:
             return
-        half = evaluator.num_real // 2
-        self.real_reference = {**scores, "num_each": half}
+        n = scores["n"]
+        self.real_reference = {**scores, "num_each": n}
         numbers = " / ".join(f"{scores[k]:.3f}" for k in PRDC_KEYS)
-        rank_zero_info(f"precision/recall/density/coverage of real vs real ({half} each): {numbers}")
+        short = (f"; fewer than the evaluation's {evaluator.num_real}: the training set has fewer than "
+                 f"{2 * evaluator.num_real} images, so two disjoint halves of it" if n < evaluator.num_real else "")
+        rank_zero_info(f"precision/recall/density/coverage of real vs real ({n} each{short}): {numbers}; "
+                       f"distinct_nn {scores[DISTINCT_NN]:.3f}; FID {scores['fid']:.2f}")
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                for key in PRDC_KEYS:
+                for key in REFERENCE_KEYS:
                     logger.experiment.summary[f"metrics/{key}_real"] = scores[key]
         if self.reference_path is not None:
             write_real_reference(self.reference_path, self.real_reference)
@@ -335,7 +362,7 @@ class Metrics(L.Callback):
         spread = f" ± {values['kid_std']:.4f}" if values.get("kid_std") else ""
         kid = f"KID {values['kid']:.4f}{spread}"
         inception = f"  IS {values['is']:.2f}" if "is" in values else ""
-        manifold = "".join(f"  {key} {values[key]:.3f}" for key in PRDC_KEYS if key in values)
+        manifold = "".join(f"  {key} {values[key]:.3f}" for key in (*PRDC_KEYS, DISTINCT_NN) if key in values)
         rank_zero_info(
             f"metrics epoch {epoch}: FID {values['fid']:.2f}  {kid}{inception}{manifold}  "
             f"({int(values['num_fake'])} samples, {values['eval_seconds']:.0f} s)"

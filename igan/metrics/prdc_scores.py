@@ -9,7 +9,14 @@ four tell "sharp but few" from "varied but blurry", on the same Inception pool f
 - density, coverage (Naeem et al. 2020, k = 5): how many real balls contain each generated sample
   (divided by k, 1 on average when the two match; above 1 when samples crowd dense regions), and
   the share of real balls that contain at least one generated sample. A collapse drives recall
-  and coverage towards 0 while precision may stay high.
+  and coverage towards 0 while precision may stay high;
+- distinct_nn: the number of distinct real samples that are some generated sample's nearest real
+  neighbour, over the number of generated samples. Generated samples spread like the real ones
+  land near many different real samples; a generator drawing one to four glyphs for every z
+  (partial collapse) sends all its samples to the few real samples near those glyphs, whatever
+  the spread of the glyphs themselves, and one glyph under small shifts likewise. It depends on
+  the sample counts and the feature space (hubs: real samples that are many samples' nearest
+  neighbour), so it is read against its real-vs-real value at the same counts (real_reference.json).
 
 The k-NN distances come from the ``prdc`` package by Naeem et al. Its ``compute_prdc`` is not
 called: it takes one k for all four (each paper has its own), so two calls would compute every
@@ -32,6 +39,10 @@ PR_NEAREST_K = 3
 #: Neighbours of density and coverage (Naeem et al. 2020).
 DC_NEAREST_K = 5
 KEYS = ("precision", "recall", "density", "coverage")
+#: The collapse measure computed beside them, from the same distances.
+DISTINCT_NN = "distinct_nn"
+#: Everything :meth:`RealManifold.score` returns.
+SCORES = (*KEYS, DISTINCT_NN)
 #: Fewest samples with a k-th neighbour besides themselves (``get_kth_value`` at k + 1 needs more than k + 1).
 MIN_REAL = DC_NEAREST_K + 2
 MIN_FAKE = PR_NEAREST_K + 2
@@ -68,7 +79,8 @@ class RealManifold:
         return len(self.real)
 
     def score(self, fake: Features) -> dict[str, float]:
-        """``{"precision", "recall", "density", "coverage"}`` of ``(M, D)`` fake features, M >= :data:`MIN_FAKE`."""
+        """``{"precision", "recall", "density", "coverage", "distinct_nn"}`` of ``(M, D)`` fake features,
+        M >= :data:`MIN_FAKE`."""
         fake = _numpy(fake)
         if fake.shape[1] != self.real.shape[1]:
             raise ValueError(f"fake features have {fake.shape[1]} dimensions, real ones {self.real.shape[1]}")
@@ -83,18 +95,30 @@ class RealManifold:
             "recall": float((real_fake < fake_radii[None, :]).any(axis=1).mean()),
             "density": float(inside_dc.sum(axis=0).mean() / DC_NEAREST_K),
             "coverage": float((real_fake.min(axis=1) < self.radii_dc).mean()),
+            DISTINCT_NN: distinct_nearest(real_fake),
         }
 
 
-def real_vs_real(real: Features) -> Optional[dict[str, float]]:
-    """The four scores of one half of ``real`` against the other (first N/2 vs next N/2): the level
-    a generator as good as the data reaches at that sample size. None with fewer than 2 x :data:`MIN_REAL`.
+def distinct_nearest(real_fake: np.ndarray) -> float:
+    """Distinct nearest real neighbours over generated samples, from the ``(N real, M fake)`` distances."""
+    return float(len(np.unique(real_fake.argmin(axis=0))) / real_fake.shape[1])
 
-    Pass features in a random order (the callback's real subset is a seeded permutation), so the
-    halves are two random draws rather than, say, two fonts.
+
+def reference_size(total: int, n: int) -> int:
+    """Size of each of two disjoint sets drawn from ``total`` samples: ``n`` when there are 2n, else total // 2."""
+    return min(n, total // 2)
+
+
+def real_vs_real(real: Features, n: Optional[int] = None) -> Optional[dict[str, float]]:
+    """The scores of ``real[n:2n]`` against the real set ``real[:n]``: what a generator as good as the
+    data reaches against that real set at ``n`` samples. None when n < :data:`MIN_REAL`.
+
+    ``n`` defaults to half of ``real``, and is at most that (:func:`reference_size`). Pass features
+    in a random order (the callback's real images are a seeded permutation), so the two sets are
+    two random draws rather than, say, two fonts.
     """
     real = _numpy(real)
-    half = len(real) // 2
-    if half < MIN_REAL:
+    n = reference_size(len(real), len(real) if n is None else n)
+    if n < MIN_REAL:
         return None
-    return RealManifold(real[:half]).score(real[half : 2 * half])
+    return RealManifold(real[:n]).score(real[n : 2 * n])

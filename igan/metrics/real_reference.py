@@ -1,8 +1,9 @@
-"""``<run>/real_reference.json``: the real-vs-real level of precision, recall, density and coverage.
+"""``<run>/real_reference.json``: the real-vs-real level of FID, precision, recall, density, coverage and distinct_nn.
 
 The metrics callback writes it once per run (:class:`igan.metrics.callback.Metrics`); reports read
 it back beside metrics.csv, without W&B. These scores depend on the sample count and on k, so the
-file keeps both with the four values. Reading it imports neither torch nor Inception: reports stay
+file keeps both with the values: ``n`` (and, as older files have it, ``num_each``) is the size of
+each of the two disjoint real sets compared. Reading it imports neither torch nor Inception: reports stay
 quick to start.
 """
 
@@ -18,7 +19,7 @@ REFERENCE_FILE = "real_reference.json"
 
 
 def write_real_reference(path: str | Path, reference: dict[str, float]) -> Path:
-    """The reference (the four values and ``num_each``) and the k it was computed with, as JSON."""
+    """The reference (the values, ``n`` and ``num_each``) and the k it was computed with, as JSON."""
     from igan.metrics.prdc_scores import DC_NEAREST_K, PR_NEAREST_K
 
     payload = {**reference, "precision_recall_k": PR_NEAREST_K, "density_coverage_k": DC_NEAREST_K}
@@ -28,7 +29,7 @@ def write_real_reference(path: str | Path, reference: dict[str, float]) -> Path:
 def read_real_reference(run_dir: str | Path) -> dict[str, float]:
     """The numbers stored in ``<run_dir>/real_reference.json``; {} when the run has none.
 
-    The four scores, ``num_each`` and the k's, at the top level or under a "metrics" key. A file
+    The scores, ``n`` (``num_each`` in older files) and the k's, at the top level or under a "metrics" key. A file
     that is not JSON raises ValueError naming it.
     """
     path = Path(run_dir) / REFERENCE_FILE

@@ -1,16 +1,18 @@
-"""Compare training runs from the files they leave locally: montage, band curves, table and verdict.
+"""Compare training runs from the files they leave locally: montage, band curves, comparison.json, table, verdict.
 
-``igan compare RUN_DIR... --out DIR [--epochs 0,3,6;0,10,20] [--labels a,b]`` reads each
-run's ``metrics.csv``, ``config.yaml`` and fixed-noise grid PNGs (:mod:`igan.report.runs`), groups
-the runs of one config across seeds (by ``--labels`` name, else by run name without its
-``-s<seed>`` suffix) and writes into DIR:
+``igan compare RUN_DIR... --out DIR [--epochs 0,3,6;0,10,20] [--labels a,b] [--target-fid F]``
+reads each run's ``metrics.csv``, ``config.yaml`` and fixed-noise grid PNGs
+(:mod:`igan.report.runs`), groups the runs of one config across seeds (by ``--labels`` name, else
+by run name without its ``-s<seed>`` suffix) and writes into DIR:
 
 - ``montage.png``: one row per run, one column per chosen epoch, each cell the run's grid;
-- ``curves.png``: FID, KID, recall and coverage against epoch and against training time, each
+- ``curves.png``: FID, KID, recall, coverage and distinct_nn against epoch and against training time, each
   model's mean over seeds with a min-max band and each seed's curve faint;
-- ``table.md`` (also printed): per model mean ± sd over seeds, the epochs and minutes to the
-  baseline's FID target and the speed-up with bootstrap intervals (:mod:`igan.report.table`),
-  followed by the verdict paragraph;
+- ``comparison.json``: the one machine-readable answer (:mod:`igan.report.comparison`): every
+  run with its status, per model the seeds' values with mean, sd and Student-t interval, the
+  speed against a fixed FID target, and each model against the baseline with its tests;
+- ``table.md`` (also printed): the table rendered from it (:mod:`igan.report.table`), followed
+  by the verdict paragraph;
 - ``verdict.md``: that paragraph alone (:mod:`igan.report.verdict`).
 
 The first group given is the baseline. No W&B is needed; when a W&B run is active the montage,
@@ -41,6 +43,7 @@ CURVE_METRICS = (
     ("kid", "KID", "KID x1e3", 1e3, "kid_std"),
     ("recall", "recall", "recall (k=3; falling = fewer modes)", 1.0, None),
     ("coverage", "coverage", "coverage (k=5; falling = fewer modes)", 1.0, None),
+    ("distinct_nn", "distinct NN", "distinct nearest real / samples (falling = collapse)", 1.0, None),
     ("l1", "held-out L1", "L1 to the true glyph (lower is better)", 1.0, None),
     ("ssim", "held-out SSIM", "SSIM to the true glyph (higher is better)", 1.0, None),
 )
@@ -87,6 +90,7 @@ def default_epochs(runs: Sequence[Run]) -> list[int]:
 
     When the runs share no epoch at all, the baseline's epochs are used and other runs show n/a.
     """
+    runs = [run for run in runs if run.rows] or list(runs)
     common = set(runs[0].epochs).intersection(*(run.epochs for run in runs[1:]))
     return evenly_spaced(sorted(common) or runs[0].epochs)
 
@@ -146,6 +150,8 @@ def curve_panels(groups: Sequence[RunGroup]) -> tuple[list, list[str]]:
     from igan.report.figures import Panel
 
     runs = [run for group in groups for run in group.runs]
+    groups = [RunGroup(g.label, [run for run in g.runs if run.rows]) for g in groups]
+    groups = [g for g in groups if g.runs]
     panels, skipped = [], []
     for column, title, ylabel, scale, error in CURVE_METRICS:
         if any(run.has(column) for run in runs):
@@ -179,21 +185,23 @@ def log_to_wandb(paths: dict[str, Optional[Path]], rows: list[dict[str, Any]]) -
 
 def compare_runs(run_dirs: list[Path], out: Path, epochs: Optional[str | list[int] | list[list[int]]] = None,
                  labels: Optional[list[str]] = None, cell_images: Optional[int] = None,
-                 cell_size: Optional[int] = None) -> dict[str, Any]:
-    """Compare ``run_dirs`` (the first group is the baseline) and write montage, curves, table and verdict.
+                 cell_size: Optional[int] = None, target_fid: Optional[float] = None) -> dict[str, Any]:
+    """Compare ``run_dirs`` (the first group is the baseline) and write montage, curves, comparison.json,
+    table and verdict.
 
     Runs sharing a label (``labels``, else the run name without ``-s<seed>``) are seeds of one
     model. ``epochs``: None (evenly spaced common epochs), the CLI's string ("0,3;0,10"), one list
     for all runs, or one list per run or per group. Raises :class:`IganError` for bad input;
     missing grids only warn (:class:`CompareWarning`). Returns ``{"montage", "curves" (None if
-    nothing to plot), "table", "verdict_file": paths, "groups": one summary per group
-    (:func:`igan.report.table.summarize_groups`), "rows": one summary per run, "target": the FID
-    target, "markdown": table, notes and verdict, "verdict": the paragraph, "panels": the curves'
+    nothing to plot), "table", "verdict_file", "json": paths, "comparison": comparison.json's dict
+    (:func:`igan.report.comparison.build_comparison`), "target": the FID target (None without
+    one), "markdown": table, notes and verdict, "verdict": the paragraph, "panels": the curves'
     data, "epochs": per-run epochs (runs in montage order), "runs": run names in that order,
     "skipped": metrics no run has, "montage_layout": the cells' pixel boxes, "wandb": whether it
     was logged}``.
     """
-    from igan.report.table import flat_rows, markdown_table, summarize_groups
+    from igan.report.comparison import build_comparison, write_comparison
+    from igan.report.table import flat_rows, markdown_table
     from igan.report.verdict import verdict
 
     given = load_runs([Path(d) for d in run_dirs], labels)
@@ -202,6 +210,8 @@ def compare_runs(run_dirs: list[Path], out: Path, epochs: Optional[str | list[in
     per_run = resolve_epochs(epochs, given, groups)
     if cell_images is not None and cell_images < 1:
         raise IganError(f"--cells-images must be >= 1, got {cell_images}")
+    if target_fid is not None and not target_fid > 0:
+        raise IganError(f"--target-fid must be a positive FID, got {target_fid}")
     if cell_size is not None and cell_size < 8:
         raise IganError(f"--cell-size must be >= 8 pixels, got {cell_size}")
     out = Path(out)
@@ -216,15 +226,16 @@ def compare_runs(run_dirs: list[Path], out: Path, epochs: Optional[str | list[in
         from igan.report.figures import render_curves
 
         curves = render_curves(panels, out / "curves.png")
-    summaries, target = summarize_groups(groups)
-    paragraph = verdict(summaries, target, groups)
-    markdown = markdown_table(summaries, target, runs, skipped) + "\n" + paragraph
+    comparison = build_comparison(groups, target_fid)
+    write_comparison(comparison, out / "comparison.json")
+    paragraph = verdict(comparison)
+    markdown = markdown_table(comparison, runs, skipped) + "\n" + paragraph
     (out / "table.md").write_text(markdown)
     (out / "verdict.md").write_text(paragraph)
     paths = {"montage": out / "montage.png", "curves": curves, "table": out / "table.md",
-             "verdict_file": out / "verdict.md"}
-    logged = log_to_wandb({"montage": paths["montage"], "curves": curves}, flat_rows(summaries))
-    return {**paths, "groups": summaries, "rows": [r for s in summaries for r in s["runs"]], "target": target,
+             "verdict_file": out / "verdict.md", "json": out / "comparison.json"}
+    logged = log_to_wandb({"montage": paths["montage"], "curves": curves}, flat_rows(comparison))
+    return {**paths, "comparison": comparison, "target": comparison["target_fid"]["value"],
             "markdown": markdown, "verdict": paragraph, "panels": panels,
             "epochs": [per_run[given.index(run)] for run in runs], "runs": [run.name for run in runs],
             "skipped": skipped, "montage_layout": layout, "wandb": logged}
@@ -261,6 +272,10 @@ def build_parser() -> ArgumentParser:
                                          "evenly spaced epochs every run evaluated")
     parser.add_argument("--labels", help="comma-separated model names, one per run; runs given the same name are "
                                          "seeds of one model (default: each run's name without its -s<seed> suffix)")
+    parser.add_argument("--target-fid", type=float, metavar="FID",
+                        help="the FID level whose crossing measures speed, fixed before looking at the results "
+                             "(default: the lowest point of the baseline's mean FID curve; it must lie below every "
+                             "run's first evaluated FID)")
     parser.add_argument("--cells-images", type=int, metavar="K",
                         help="show only the first K x K images of each grid (default: the whole grid)")
     parser.add_argument("--cell-size", type=int, metavar="PX",
@@ -279,7 +294,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         warnings.simplefilter("always", CompareWarning)
         try:
             result = compare_runs(args.run_dirs, args.out, epochs=args.epochs, labels=labels,
-                                  cell_images=args.cells_images, cell_size=args.cell_size)
+                                  cell_images=args.cells_images, cell_size=args.cell_size,
+                                  target_fid=args.target_fid)
         except IganError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -289,6 +305,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         else:  # someone else's warning: shown as Python would have shown it
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     print(result["markdown"], end="")
-    written = [str(result[key]) for key in ("montage", "curves", "table", "verdict_file") if result[key]]
+    written = [str(result[key]) for key in ("montage", "curves", "json", "table", "verdict_file") if result[key]]
     print(f"wrote {', '.join(written)}", file=sys.stderr)
     return 0

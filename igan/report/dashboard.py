@@ -6,7 +6,8 @@ those of W&B group G) are grouped by the config key KEY (default ``label``, the 
 study gives its runs; online, when no run has it, the generator class
 ``model.generator.class_path``), so every model is one mean line with a band over its seeds:
 
-- FID, KID, recall and coverage against ``epoch``; precision, density and diversity beside them;
+- FID, KID, recall and coverage against ``epoch``; distinct_nn (the collapse measure), precision,
+  density and diversity beside them;
 - the discriminator and generator losses against ``epoch``;
 - the fixed-noise ``samples`` grids as a media grid: runs down, logged grids (one per epoch) across.
 
@@ -34,7 +35,8 @@ BANDS = {"minmax": "min to max", "stddev": "mean +- sd", "stderr": "mean +- stan
 #: Sections of line panels: (title, W&B metric keys, open when the workspace loads).
 LINE_SECTIONS = (
     ("FID, KID, recall, coverage", ("metrics/fid", "metrics/kid", "metrics/recall", "metrics/coverage"), True),
-    ("Precision, density, diversity", ("metrics/precision", "metrics/density", "metrics/diversity"), True),
+    ("Distinct NN, precision, density, diversity",
+     ("metrics/distinct_nn", "metrics/precision", "metrics/density", "metrics/diversity"), True),
     ("Losses", ("train/d_loss", "train/g_loss"), False),
 )
 SAMPLES_SECTION = "Samples"

@@ -8,9 +8,11 @@ several seeds form a :class:`RunGroup`: the comparison reports a group's mean an
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import re
+import socket
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +25,20 @@ from igan.metrics.real_reference import read_real_reference
 REQUIRED_COLUMNS = ("epoch", "train_seconds", "fid", "kid", "kid_std", "grid")
 #: Collapse-aware metrics of newer runs (precision/recall k=3, density/coverage k=5); optional.
 PRDC_COLUMNS = ("precision", "recall", "density", "coverage")
+#: The collapse measure of still newer runs: distinct nearest real neighbours over generated samples; optional.
+DISTINCT_NN = "distinct_nn"
 #: Numeric columns some runs lack: diversity (unconditional runs only), held-out L1/SSIM (translation runs only).
-OPTIONAL_COLUMNS = ("diversity", "l1", "ssim", *PRDC_COLUMNS)
+OPTIONAL_COLUMNS = ("diversity", "l1", "ssim", *PRDC_COLUMNS, DISTINCT_NN)
+#: Real-vs-real values a run may store (real_reference.json); ``n``: the size of each real set compared.
+REFERENCE_KEYS = ("fid", *PRDC_COLUMNS, DISTINCT_NN, "n")
+#: The training log a study writes in each run folder; its last lines say why a run stopped.
+TRAIN_LOG = "train.log"
+#: The lock file a training holds in its run folder (igan.training.run_folder): pid and host of the holder.
+LOCK_FILE = ".lock"
+#: Words of the divergence guard's error (igan.training.guards) in a run's log.
+DIVERGED_MESSAGE = "training diverged"
 GRID_NAME = re.compile(r"^epoch_(\d+)\.png$")
-#: ``<label>-s<seed>``: how training (``<data>-<model>-s<seed>``) and igan.study name runs.
+#: ``<label>-s<seed>``: how training (``<data>-<model>-s<seed>``) and igan study name runs.
 SEED_SUFFIX = re.compile(r"^(?P<label>.+)-s(?P<seed>\d+)$")
 
 
@@ -52,19 +64,25 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     seed: Optional[int] = None
+    #: column -> first epoch whose cell was NaN (a diverged metric or loss); parsed as None in ``rows``.
+    nan_epochs: dict[str, int] = field(default_factory=dict)
 
     def row(self, epoch: int) -> Optional[dict[str, Any]]:
         return next((row for row in self.rows if row["epoch"] == epoch), None)
 
     @property
     def real_reference(self) -> dict[str, float]:
-        """Real-vs-real precision/recall/density/coverage the run stored; {} when absent or unreadable."""
+        """Real-vs-real values the run stored (:data:`REFERENCE_KEYS`; ``n`` from ``num_each`` in older
+        files); {} when absent or unreadable."""
         try:
             stored = read_real_reference(self.path)
         except ValueError as err:
             warn(f"{err}; the real-vs-real reference is left out")
             return {}
-        return {k: stored[k] for k in PRDC_COLUMNS if k in stored}
+        if "n" not in stored and "num_each" in stored:
+            stored["n"] = stored["num_each"]
+        reference = {k: stored[k] for k in REFERENCE_KEYS if k in stored}
+        return reference if set(reference) - {"n"} else {}
 
     @property
     def epochs(self) -> list[int]:
@@ -88,6 +106,21 @@ class Run:
     def grid_samples(self) -> Optional[int]:
         """Images per grid (samples.num): tells empty grid slots from samples."""
         return as_int(config_value(self.config, "samples.num"))
+
+    @property
+    def budget_epochs(self) -> Optional[int]:
+        """The epoch budget (trainer.max_epochs) from the config; None when unknown or unbounded."""
+        value = as_int(config_value(self.config, "trainer.max_epochs"))
+        return value if value is not None and value > 0 else None
+
+    @property
+    def time_bounded(self) -> bool:
+        """Whether the run was given a wall-clock budget (trainer.max_time): it may end before max_epochs."""
+        return config_value(self.config, "trainer.max_time") not in (None, "", "null")
+
+    @property
+    def last_epoch(self) -> Optional[int]:
+        return self.rows[-1]["epoch"] if self.rows else None
 
     @property
     def metric_samples(self) -> Optional[int]:
@@ -159,13 +192,15 @@ def parse_extra(text: Optional[str]) -> Any:
     return None if math.isnan(value) else value
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+def read_metrics(run_dir: Path, nan_epochs: Optional[dict[str, int]] = None) -> list[dict[str, Any]]:
     """The rows of ``run_dir/metrics.csv`` parsed and sorted by epoch; every column is kept.
 
     The required and optional columns must be numbers (or empty); other columns (losses, counts,
     columns added later) become floats where they are numbers. A resumed run may append an
     epoch twice; the later row wins, as it describes the weights that training continued from.
-    Grid paths are resolved against the run directory (absolute paths stay as they are).
+    Grid paths are resolved against the run directory (absolute paths stay as they are). A NaN
+    cell is read as None, like an empty one; ``nan_epochs`` (when given) receives, per column, the
+    first epoch that held a NaN, so a diverged run can be told from one that was not evaluated.
     """
     path = run_dir / "metrics.csv"
     if not path.is_file():
@@ -192,9 +227,27 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
             # relative to the run directory ("../../samples/<run>/epoch_003.png"); absolute stays absolute
             row["grid"] = Path(os.path.normpath(run_dir / grid)) if grid else None
             by_epoch[int(epoch)] = row
+            if nan_epochs is not None:
+                for column in header:
+                    if record[column].strip().lower() in ("nan", "-nan", "+nan"):
+                        nan_epochs[column] = min(nan_epochs.get(column, int(epoch)), int(epoch))
     if not by_epoch:
         raise IganError(f"{path}: no rows")
     return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def has_rows(run_dir: Path, config: dict[str, Any]) -> bool:
+    """False for a started run that recorded no evaluation (a config but no rows): it is reported as failed.
+
+    A folder with neither metrics.csv rows nor a config is not a run, and reading it raises.
+    """
+    if not config and not (run_dir / TRAIN_LOG).is_file():
+        return True
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return False
+    with open(path, newline="") as f:
+        return any(line.strip() for line in itertools.islice(f, 1, None))
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
@@ -252,7 +305,10 @@ def load_runs(run_dirs: Sequence[Path], labels: Optional[Sequence[str]] = None) 
             raise IganError(f"{run_dir}: no such run directory")
         config = read_config(run_dir)
         name, label, seed = run_identity(run_dir, config, None if labels is None else labels[index])
-        runs.append(Run(name=name, path=run_dir, rows=read_metrics(run_dir), config=config, label=label, seed=seed))
+        nan_epochs: dict[str, int] = {}
+        rows = read_metrics(run_dir, nan_epochs) if has_rows(run_dir, config) else []
+        runs.append(Run(name=name, path=run_dir, rows=rows, config=config, label=label, seed=seed,
+                        nan_epochs=nan_epochs))
     seen: dict[tuple[str, Any], Run] = {}
     for index, run in enumerate(runs):
         key = (run.label, run.seed if run.seed is not None else f"#{index}")
@@ -270,6 +326,81 @@ def group_runs(runs: Sequence[Run]) -> list[RunGroup]:
     for run in runs:
         groups.setdefault(run.label, RunGroup(run.label, [])).runs.append(run)
     return list(groups.values())
+
+
+# --------------------------------------------------------------------------- run status
+
+#: A run's status: finished its budget, diverged (NaN metrics, or stopped by the divergence guard), still
+#: running, stopped before its budget for another reason, or never evaluated.
+STATUSES = ("finished", "diverged", "running", "unfinished", "failed")
+#: Metric and loss columns whose NaN means the run diverged.
+DIVERGENCE_COLUMNS = ("fid", "kid", "d_loss", "g_loss", "l1", "ssim")
+
+
+@dataclass(frozen=True)
+class Status:
+    """What became of a run, and the words the table and verdict use for it."""
+
+    state: str
+    detail: str
+
+    @property
+    def analysed(self) -> bool:
+        """Whether the run's seed enters the statistics: it ran to its end (a divergence is an end, and a result)."""
+        return self.state in ("finished", "diverged")
+
+
+def lock_holder_alive(run_dir: Path) -> bool:
+    """Whether the run folder's lock names a live process on this machine (a training still running).
+
+    Only reads the lock file (no locking, so a training starting now is never disturbed). A lock
+    from another host cannot be checked and counts as alive.
+    """
+    try:
+        text = (run_dir / LOCK_FILE).read_text(errors="replace")
+    except OSError:
+        return False
+    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    if fields.get("host") and fields["host"] != socket.gethostname():
+        return True
+    try:
+        os.kill(int(fields.get("pid", "")), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def log_says_diverged(run_dir: Path) -> bool:
+    try:
+        with open(run_dir / TRAIN_LOG, errors="replace") as f:
+            tail = f.readlines()[-40:]
+    except OSError:
+        return False
+    return any(DIVERGED_MESSAGE in line for line in tail)
+
+
+def run_status(run: Run) -> Status:
+    """Finished, diverged, running, unfinished or failed, from the rows, the config's budget, the lock and the log."""
+    budget = run.budget_epochs
+    of_budget = f" of {budget}" if budget else ""
+    nan = {c: e for c, e in run.nan_epochs.items() if c in DIVERGENCE_COLUMNS}
+    if nan:
+        column, epoch = min(nan.items(), key=lambda item: (item[1], item[0]))
+        return Status("diverged", f"diverged: {column} is NaN from epoch {epoch}")
+    running = lock_holder_alive(run.path)
+    if not run.rows:
+        return Status("running", "running, no evaluation yet") if running else Status(
+            "failed", "failed: no evaluation recorded")
+    last = run.last_epoch
+    if running:
+        return Status("running", f"running, at epoch {last}{of_budget}")
+    if budget is not None and last < budget and not run.time_bounded:
+        if log_says_diverged(run.path):
+            return Status("diverged", f"diverged: training stopped on a NaN or Inf after epoch {last}")
+        return Status("unfinished", f"unfinished: stopped at epoch {last}{of_budget}")
+    return Status("finished", f"finished at epoch {last}")
 
 
 # --------------------------------------------------------------------------- grids

@@ -1,68 +1,133 @@
-"""The comparison table: one row per model group, mean and spread over its seeds, with intervals.
+"""The comparison table in markdown, rendered from ``comparison.json``'s dict (:mod:`igan.report.comparison`).
 
-Numbers first (:func:`summarize_groups` returns plain dicts, also logged to W&B), then the
-markdown (:func:`markdown_table`) with the notes a reader needs to trust it.
-
-The speed target is the highest best FID among the baseline's seeds (with one seed: its best
-FID). Every baseline seed reaches that level, so the baseline's epochs to it, and the speed-up
-ratio "baseline epochs / model epochs", are defined; the baseline's *mean* best FID would be out
-of reach for each baseline seed whose best lies above the mean, leaving the ratio undefined.
+One row per model group, then the notes a reader needs to trust it: the baseline and the target,
+the interval and test methods (and where the permutation test cannot reach 5%), how the speed is
+measured, whether minutes compare, the sample counts, and every run that is not in the statistics.
+A cell is a number, words, or "-": never nan or inf.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from igan.report import stats
-from igan.report.runs import (
-    PRDC_COLUMNS,
-    Run,
-    RunGroup,
-    is_rgb,
-    last_grid_saturation,
-)
+from igan.report.collapse import DISTINCT_COLLAPSED, FLOOR
+from igan.report.runs import Run
 
-#: Columns of collapse-aware metrics shown in the table (density is in the CSV and curves' data only).
+#: Collapse-aware metrics shown in the table (density is in the CSV and the JSON only).
 TABLE_PRDC = ("precision", "recall", "coverage")
 #: Below this many fake images KID uses one subset, the whole set (igan.metrics.evaluate): its std is 0.
 KID_SUBSET_SIZE = 1000
 
 
-@dataclass
-class Stat:
-    """A quantity over a group's seeds: per-seed values, mean, sd (n > 1) and bootstrap interval."""
-
-    values: list[float]
-    mean: Optional[float]
-    sd: Optional[float]
-    interval: Optional[stats.Interval]
-
-    @property
-    def n(self) -> int:
-        return len(self.values)
+def fmt(value: Optional[float], digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
-def stat(values: Sequence[Optional[float]]) -> Stat:
-    """The statistic of the measured values (None = not measured by that seed is left out)."""
-    measured = [float(v) for v in values if v is not None]
-    return Stat(measured, stats.mean(measured), stats.sd(measured), stats.bootstrap_mean(measured))
+def fmt_epochs(value: float) -> str:
+    """Epochs with one decimal, more significant digits below 0.1 (a crossing is never shown as 0)."""
+    return f"{value:.2g}" if value < 0.1 else f"{value:.1f}"
 
 
-def best_row(run: Run, column: str) -> Optional[dict[str, Any]]:
-    """The row with the lowest ``column`` (the earliest one on ties), None if never measured."""
-    measured = run.values(column)
-    return min(measured, key=lambda pair: (pair[1], pair[0]["epoch"]))[0] if measured else None
+def interval_text(stat: dict[str, Any], digits: int, scale: float = 1.0) -> str:
+    interval = stat["interval"]
+    if interval is None:
+        return ""
+    return f" [{interval['low'] * scale:.{digits}f}, {interval['high'] * scale:.{digits}f}]"
 
 
-def final_value(run: Run, column: str) -> Optional[float]:
-    measured = run.values(column)
-    return measured[-1][1] if measured else None
+def mean_interval(stat: dict[str, Any], digits: int = 2) -> str:
+    """"mean [low, high]" over seeds; a lone value alone."""
+    if stat["mean"] is None:
+        return "-"
+    return f"{stat['mean']:.{digits}f}{interval_text(stat, digits)}"
 
 
-def minutes(row: Optional[dict[str, Any]]) -> Optional[float]:
-    return None if row is None or row.get("train_seconds") is None else row["train_seconds"] / 60
+def mean_sd(stat: Optional[dict[str, Any]], digits: int = 2, scale: float = 1.0) -> str:
+    """"mean ± sd" over seeds; a lone value alone (never a "± 0.00" that means nothing)."""
+    if stat is None or stat["mean"] is None:
+        return "-"
+    text = f"{stat['mean'] * scale:.{digits}f}"
+    if stat["sd"] is not None:
+        text += f" ± {stat['sd'] * scale:.{digits}f}"
+    return text
+
+
+def p_text(p: Optional[float]) -> str:
+    if p is None:
+        return "no test"
+    return "p < 0.001" if p < 0.001 else f"p {p:.3f}"
+
+
+def seeds_cell(group: dict[str, Any]) -> str:
+    """"3 (0, 1, 2)", or "2 of 3 (0, 1)" when seeds did not come to their end; diverged ones named."""
+    used = [r for r in group["runs"] if r["status"] in ("finished", "diverged")]
+    seeds = [str(r["seed"]) for r in used if r["seed"] is not None]
+    listed = f" ({', '.join(seeds)})" if len(seeds) == len(used) and seeds else ""
+    count = str(len(used)) if len(used) == group["seeds_asked"] else f"{len(used)} of {group['seeds_asked']}"
+    diverged = sum(r["status"] == "diverged" for r in used)
+    return count + listed + (f", {diverged} diverged" if diverged else "")
+
+
+def reach_cell(group: dict[str, Any], horizon: int, unit: str = "epochs") -> str:
+    """Restricted mean epochs (minutes) to the target with its interval, and how many seeds reach it."""
+    speed = group["speed"]
+    if speed is None or not speed["of"]:
+        return "-"
+    stat = speed["restricted_epochs" if unit == "epochs" else "restricted_minutes"]
+    if stat["mean"] is None:
+        return "-"
+    if speed["reached"] == 0:
+        return f"none of {speed['of']} within {horizon}" if unit == "epochs" else f"none of {speed['of']}"
+    digits = 1
+    value = fmt_epochs(stat["mean"]) if unit == "epochs" else f"{stat['mean']:.{digits}f}"
+    text = value + interval_text(stat, digits)
+    if speed["of"] > 1:
+        text += f"; {speed['reached']} of {speed['of']} reach"
+    return text
+
+
+def speedup_cell(entry: Optional[dict[str, Any]]) -> str:
+    if entry is None:
+        return "-"
+    if entry["bound"] == "neither reaches":
+        return "neither reaches"
+    prefix = {"at most": "≤ ", "at least": "≥ "}.get(entry["bound"], "")
+    text = f"{prefix}{entry['estimate']:.2f}x"
+    if entry["interval"] is not None:
+        text += f" [{entry['interval']['low']:.2f}, {entry['interval']['high']:.2f}]"
+    text += f", {p_text(entry['welch_p'])}" if entry["welch_p"] is not None else " (no test)"
+    return text
+
+
+def area_cell(group: dict[str, Any], challenger: Optional[dict[str, Any]]) -> str:
+    text = mean_sd(group["curve_area"], 1)
+    if challenger is not None and challenger.get("curve_area") and challenger["curve_area"]["welch_p"] is not None:
+        text += f", {p_text(challenger['curve_area']['welch_p'])}"
+    return text
+
+
+def kid_cell(group: dict[str, Any], runs: dict[str, Run]) -> str:
+    """Best KID x1e3: mean ± sd over seeds, or one run's KID ± its subsets' std where that means something."""
+    kid = group["metrics"].get("best_kid")
+    if kid is None:
+        return "-"
+    if kid["n"] == 1:
+        run = next((runs[r["name"]] for r in group["runs"] if r["metrics"].get("best_kid") is not None), None)
+        row = None if run is None else run.row(next(r["metrics"]["best_kid_epoch"] for r in group["runs"]
+                                                   if r["metrics"].get("best_kid") is not None))
+        if row is not None and kid_std_meaningful(run, row.get("kid_std")):
+            return f"{kid['mean'] * 1e3:.2f} ± {row['kid_std'] * 1e3:.2f}"
+    return mean_sd(kid, 2, 1e3)
+
+
+def distinct_cell(group: dict[str, Any]) -> str:
+    """Final distinct_nn, mean ± sd, with its mean fraction of the runs' real-vs-real value: "0.21 ± 0.03 (0.40)"."""
+    text = mean_sd(group["metrics"].get("final_distinct_nn"), 3)
+    relative = group.get("distinct_nn_relative")
+    if text != "-" and relative is not None and relative["mean"] is not None:
+        text += f" ({relative['mean']:.2f})"
+    return text
 
 
 def kid_std_meaningful(run: Run, kid_std: Optional[float]) -> bool:
@@ -77,221 +142,167 @@ def kid_std_meaningful(run: Run, kid_std: Optional[float]) -> bool:
     return samples is None or samples > KID_SUBSET_SIZE
 
 
-def reaches(run: Run, target: Optional[float]) -> tuple[Optional[float], Optional[float]]:
-    """(epoch, minutes) of the run's first evaluation with FID <= target; inf for never, None without target."""
-    if target is None:
-        return None, None
-    row = next((row for row, fid in run.values("fid") if fid <= target), None)
-    if row is None:
-        return math.inf, math.inf
-    return float(row["epoch"]), minutes(row)
+def minutes(row: Optional[dict[str, Any]]) -> Optional[float]:
+    return None if row is None or row.get("train_seconds") is None else row["train_seconds"] / 60
 
 
-def summarize_run(run: Run, target: Optional[float]) -> dict[str, Any]:
-    """One run's raw numbers (None = not available)."""
-    best_fid, best_kid = best_row(run, "fid"), best_row(run, "kid")
-    fids = run.values("fid")
-    epoch, time = reaches(run, target)
-    summary = {
-        "run": run.name, "group": run.label, "seed": run.seed, "model": run.model, "epochs": run.rows[-1]["epoch"],
-        "best_fid": None if best_fid is None else best_fid["fid"],
-        "best_fid_epoch": None if best_fid is None else best_fid["epoch"],
-        "best_fid_minutes": minutes(best_fid),
-        "final_fid": fids[-1][1] if fids else None,
-        "final_fid_epoch": fids[-1][0]["epoch"] if fids else None,
-        "best_kid": None if best_kid is None else best_kid["kid"],
-        "best_kid_std": None if best_kid is None or not kid_std_meaningful(run, best_kid["kid_std"])
-        else best_kid["kid_std"],
-        "final_diversity": final_value(run, "diversity"),
-        "reaches_target_epoch": epoch, "reaches_target_minutes": time,
-        "fid_samples": run.metric_samples,
-    }
-    summary.update({f"final_{c}": final_value(run, c) for c in PRDC_COLUMNS})
-    return summary
+def shown_metrics(comparison: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """(key, header, digits) of the per-metric columns some group has."""
+    keys = {m["key"] for m in comparison["metrics"]}
+    columns = [(f"final_{c}", f"final {c}", 3) for c in TABLE_PRDC if f"final_{c}" in keys]
+    columns += [("final_distinct_nn", "final distinct NN (of real)", 3)] if "final_distinct_nn" in keys else []
+    columns += [(k, h, 3) for k, h in (("final_diversity", "final diversity"), ("final_l1", "final held-out L1"),
+                                       ("final_ssim", "final held-out SSIM")) if k in keys]
+    columns += [(m["key"], f"final {m['column']}", 3) for m in comparison["metrics"]
+                if m["column"].startswith(("l1_", "ssim_"))]
+    return columns
 
 
-def speed_target(baseline: RunGroup) -> Optional[float]:
-    """The highest best FID among the baseline's seeds: a level each of them reaches."""
-    bests = [best["fid"] for best in (best_row(run, "fid") for run in baseline.runs) if best is not None]
-    return max(bests) if bests else None
-
-
-def summarize_groups(groups: Sequence[RunGroup], rgb_table: Optional[bool] = None) -> tuple[list[dict[str, Any]], Optional[float]]:
-    """One dict per group (the first is the baseline) and the FID target; see the module docstring."""
-    target = speed_target(groups[0])
-    if rgb_table is None:
-        rgb_table = any(is_rgb(run) for group in groups for run in group.runs)
-    summaries = []
-    for group in groups:
-        runs = [summarize_run(run, target) for run in group.runs]
-        summary: dict[str, Any] = {
-            "group": group.label, "model": group.model, "seeds": group.seeds, "runs": runs,
-            "epochs": max(r["epochs"] for r in runs),
-            "best_fid": stat([r["best_fid"] for r in runs]),
-            "final_fid": stat([r["final_fid"] for r in runs]),
-            "best_kid": stat([r["best_kid"] for r in runs]),
-            "final_diversity": stat([r["final_diversity"] for r in runs]),
-            "reach_epochs": stat([r["reaches_target_epoch"] for r in runs]),
-            "reach_minutes": stat([r["reaches_target_minutes"] for r in runs]),
-        }
-        summary.update({f"final_{c}": stat([r[f"final_{c}"] for r in runs]) for c in PRDC_COLUMNS})
-        if rgb_table:
-            summary["saturation"] = stat([last_grid_saturation(run) if is_rgb(run) else None for run in group.runs])
-        summaries.append(summary)
-    baseline = summaries[0]
-    for summary in summaries:
-        for unit in ("epochs", "minutes"):
-            base, own = baseline[f"reach_{unit}"].values, summary[f"reach_{unit}"].values
-            complete = len(base) == len(baseline["runs"]) and len(own) == len(summary["runs"])
-            summary[f"speedup_{unit}"] = stats.ratio(base, own) if complete else None
-            summary[f"speedup_{unit}_interval"] = stats.bootstrap_ratio(base, own) if complete else None
-    return summaries, target
-
-
-# --------------------------------------------------------------------------- markdown
-
-def fmt(value: Optional[float], digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def one_seed(n: int) -> str:
-    return f"n/a ({n} seed)" if n == 1 else "n/a"
-
-
-def mean_sd(value: Stat, digits: int = 2, scale: float = 1.0) -> str:
-    """"mean ± sd" over seeds; a lone value alone (never a "± 0.00" that means nothing)."""
-    if value.mean is None:
-        return "-"
-    text = f"{value.mean * scale:.{digits}f}"
-    if value.sd is not None and value.n > 1:
-        text += f" ± {value.sd * scale:.{digits}f}"
-    return text
-
-
-def interval_text(interval: Optional[stats.Interval], n: int, digits: int) -> str:
-    if interval is None:
-        return f"[{one_seed(n)}]" if n == 1 else "[n/a]"
-    high = "never" if math.isinf(interval.high) else f"{interval.high:.{digits}f}"
-    return f"[{interval.low:.{digits}f}, {high}]"
-
-
-def reach_cell(value: Stat, runs: int, digits: int) -> str:
-    """Mean epochs (minutes) to the target with its interval; "never" for seeds that did not get there."""
-    if value.mean is None:
-        return "-"
-    never = sum(math.isinf(v) for v in value.values)
-    if never == value.n:
-        return "never"
-    if never:
-        return f"never in {never} of {value.n} seeds"
-    digits = 0 if value.n == 1 and digits == 0 else max(digits, 1)
-    return f"{value.mean:.{digits}f} {interval_text(value.interval, value.n, digits)}"
-
-
-def speedup_cell(summary: dict[str, Any], baseline: dict[str, Any], unit: str) -> str:
-    if summary is baseline:
-        return "1 (baseline)" if baseline[f"reach_{unit}"].mean is not None else "-"
-    ratio = summary[f"speedup_{unit}"]
-    if ratio is None:
-        return "-"
-    if ratio == 0:
-        return "never reaches"
-    n = min(summary[f"reach_{unit}"].n, baseline[f"reach_{unit}"].n)
-    return f"{ratio:.2f}x {interval_text(summary[f'speedup_{unit}_interval'], n, 2)}"
-
-
-def kid_cell(summary: dict[str, Any]) -> str:
-    """Best KID x1e3: mean ± sd over seeds, or one run's KID ± its subsets' std where that means something."""
-    kid: Stat = summary["best_kid"]
-    if kid.n == 1 and summary["runs"][0]["best_kid_std"] is not None:
-        return f"{kid.mean * 1e3:.2f} ± {summary['runs'][0]['best_kid_std'] * 1e3:.2f}"
-    return mean_sd(kid, 2, 1e3)
-
-
-def seeds_cell(summary: dict[str, Any]) -> str:
-    seeds = summary["seeds"]
-    known = [str(s) for s in seeds if s is not None]
-    return f"{len(seeds)} ({', '.join(known)})" if len(known) == len(seeds) else str(len(seeds))
-
-
-def shown_prdc(summaries: Sequence[dict[str, Any]]) -> list[str]:
-    return [c for c in TABLE_PRDC if any(s[f"final_{c}"].n for s in summaries)]
-
-
-def markdown_table(summaries: list[dict[str, Any]], target: Optional[float], runs: Sequence[Run],
-                   skipped: Sequence[str]) -> str:
-    """The markdown table plus its notes (target, intervals, samples, timing)."""
-    baseline = summaries[0]
-    prdc = shown_prdc(summaries)
-    target_name = "-" if target is None else f"{target:.2f}"
-    header = (["model", "seeds", "generator", "epochs", "best FID", "final FID", "best KID (x1e3)"]
-              + [f"final {c}" for c in prdc]
-              + ["final diversity", f"epochs to FID {target_name}", f"minutes to FID {target_name}",
-                 "speed-up (epochs)", "speed-up (time)"])
-    if "saturation" in baseline:
+def markdown_table(comparison: dict[str, Any], runs: Sequence[Run], skipped: Sequence[str] = ()) -> str:
+    """The markdown table plus its notes."""
+    groups, challengers = comparison["groups"], {c["label"]: c for c in comparison["challengers"]}
+    by_name = {run.name: run for run in runs}
+    target = comparison["target_fid"]["value"]
+    horizon = comparison["horizon"]["epochs"]
+    timed = comparison["timing"]["comparable"]
+    keys = {m["key"] for m in comparison["metrics"]}
+    extra = shown_metrics(comparison)
+    header = ["model", "seeds", "generator", "epochs"]
+    header += [h for k, h in (("best_fid", "best FID"), ("final_fid", "final FID"), ("best_kid", "best KID (x1e3)"))
+               if k in keys]
+    header += [h for _, h, _ in extra]
+    if target is not None:
+        header += [f"epochs to FID {target:.2f}", "speed-up (epochs)"]
+        if timed:
+            header += [f"minutes to FID {target:.2f}", "speed-up (time)"]
+    if any(g["curve_area"]["n"] for g in groups):
+        header.append("log-FID area")
+    if "saturation" in groups[0]:
         header.append("saturation (last grid)")
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|"]
-    for summary in summaries:
-        cells = [summary["group"].replace("|", "\\|"), seeds_cell(summary), summary["model"], str(summary["epochs"]),
-                 mean_sd(summary["best_fid"]), mean_sd(summary["final_fid"]), kid_cell(summary)]
-        cells += [mean_sd(summary[f"final_{c}"], 3) for c in prdc]
-        cells += [mean_sd(summary["final_diversity"], 3),
-                  reach_cell(summary["reach_epochs"], len(summary["runs"]), 0),
-                  reach_cell(summary["reach_minutes"], len(summary["runs"]), 1),
-                  speedup_cell(summary, baseline, "epochs"), speedup_cell(summary, baseline, "minutes")]
-        if "saturation" in summary:
-            cells.append(mean_sd(summary["saturation"], 3))
+    for group in groups:
+        challenger = challengers.get(group["label"])
+        last = [r["last_epoch"] for r in group["runs"] if r["last_epoch"] is not None]
+        cells = [group["label"].replace("|", "\\|"), seeds_cell(group), group["model"],
+                 str(max(last)) if last else "-"]
+        if "best_fid" in keys:
+            cells.append(mean_interval(group["metrics"]["best_fid"]))
+        if "final_fid" in keys:
+            cells.append(mean_interval(group["metrics"]["final_fid"]))
+        if "best_kid" in keys:
+            cells.append(kid_cell(group, by_name))
+        cells += [distinct_cell(group) if k == "final_distinct_nn" else mean_sd(group["metrics"].get(k), digits)
+                  for k, _, digits in extra]
+        if target is not None:
+            cells += [reach_cell(group, horizon), "1 (baseline)" if group["baseline"]
+                      else speedup_cell(challenger["speedup_epochs"])]
+            if timed:
+                cells += [reach_cell(group, horizon, "minutes"), "1 (baseline)" if group["baseline"]
+                          else speedup_cell(challenger["speedup_minutes"])]
+        if "log-FID area" in header:
+            cells.append(area_cell(group, challenger))
+        if "saturation" in group:
+            cells.append(mean_sd(group["saturation"], 3))
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
-    lines += notes(summaries, target, runs, skipped, prdc)
+    lines += notes(comparison, runs, skipped)
     return "\n".join(lines) + "\n"
 
 
-def notes(summaries: list[dict[str, Any]], target: Optional[float], runs: Sequence[Run], skipped: Sequence[str],
-          prdc: Sequence[str]) -> list[str]:
-    baseline = summaries[0]
-    n_base = len(baseline["runs"])
-    lines = []
-    if target is None:
-        lines.append(f"Baseline: {baseline['group']} (the first given); it has no FID, so no target is computed.")
+def permutation_floor_note(comparison: dict[str, Any]) -> Optional[str]:
+    """Where the permutation test cannot reach alpha at the seed counts compared (e.g. 0.10 at 3 vs 3)."""
+    floors = set()
+    for challenger in comparison["challengers"]:
+        for entry in [challenger["speedup_epochs"], challenger["curve_area"], *challenger["metrics"].values()]:
+            if entry and entry["welch_p"] is not None and entry["permutation_min_p"] >= stats.ALPHA:
+                floors.add(entry["permutation_min_p"])
+    if not floors:
+        return None
+    listed = ", ".join(f"{p:.2f}" for p in sorted(floors))
+    return (f"With these seed counts the permutation test's smallest possible p is {listed}: it cannot reach "
+            f"{stats.ALPHA}, so there Welch's test decides alone.")
+
+
+def notes(comparison: dict[str, Any], runs: Sequence[Run], skipped: Sequence[str]) -> list[str]:
+    target, horizon = comparison["target_fid"], comparison["horizon"]
+    lines = [f"Baseline: {comparison['baseline']} (the first given)."]
+    if target["value"] is None:
+        lines.append(f"No speed comparison: {target['how']}.")
     else:
-        which = "its best FID" if n_base == 1 else f"the highest best FID among its {n_base} seeds, a level each reaches"
-        lines.append(f"Baseline: {baseline['group']} (the first given). Target: FID {target:.2f}, {which}; a run "
-                     f"reaches it at its first evaluated epoch with FID <= target. Epochs, minutes and values are "
-                     f"means over a model's seeds; ± is their sample standard deviation.")
-    lines.append(f"[low, high]: {stats.CONFIDENCE:.0%} percentile bootstrap interval of the mean over seeds "
-                 f"({stats.RESAMPLES} resamples, RNG seed {stats.RNG_SEED}); speed-up = the baseline's mean epochs "
-                 f"(minutes) to the target / the model's, the two models' seeds resampled independently. "
-                 f"n/a (1 seed): one seed leaves nothing to resample, so no interval can be computed.")
+        lines.append(f"Target: FID {target['value']:.2f}, {target['how']}; fixed before the other models are looked at. A seed reaches it where "
+                     f"its FID curve first crosses it, interpolated on log FID between evaluations; one that does "
+                     f"not within the horizon ({horizon['epochs']} epochs, the budget every compared run had) is "
+                     f"censored and counted at the horizon (a restricted mean: with censored seeds a lower bound "
+                     f"of the mean). Speed-up = the baseline's geometric mean epochs to the target / the model's, "
+                     f"\"≤\" where the model has censored seeds (an upper bound), \"≥\" where the baseline has.")
+    lines.append(f"Best: the lowest FID and KID (highest precision, recall, coverage, distinct NN) over a run's "
+                 f"evaluations; final: "
+                 f"its last evaluation. [low, high]: {stats.CONFIDENCE:.0%} Student-t interval of the mean over seeds "
+                 f"(none with one seed); ± is the seeds' sample standard deviation. p: Welch's t test against the "
+                 f"baseline (on log epochs for the speed-up); a difference is claimed only at p < {stats.ALPHA} and, "
+                 f"where it can reach that, an exact permutation test over seeds agreeing.")
+    floor = permutation_floor_note(comparison)
+    if floor:
+        lines.append(floor)
+    if any(g["curve_area"]["n"] for g in comparison["groups"]):
+        lines.append(f"Log-FID area: the integral of log FID over epochs {horizon['start_epoch']} to "
+                     f"{horizon['epochs']} per seed (lower is better: sooner and lower at once; nothing censored).")
+    if comparison["timing"]["comparable"]:
+        lines.append(f"Times: train_seconds from metrics.csv (evaluation excluded); comparable: "
+                     f"{comparison['timing']['reason']}.")
+    else:
+        lines.append(f"No per-minute comparison: {comparison['timing']['reason']}. The minutes are in "
+                     f"comparison.json.")
     lines.append("Best KID: with one seed, ± is the std over KID subsets, shown only when several subsets were "
                  f"used (more than {KID_SUBSET_SIZE} samples).")
     lines.append(sample_count_note(runs))
-    lines.append("Times: train_seconds from metrics.csv, cumulative training wall-clock time with evaluation "
-                 "excluded, measured by each run on its own machine; compare times only across runs on the "
-                 "same hardware.")
-    if prdc:
+    keys = {m["key"] for m in comparison["metrics"]}
+    if any(f"final_{c}" in keys for c in TABLE_PRDC):
         lines.append("Precision, recall (k=3) and coverage (k=5) at the last evaluation: recall or coverage "
                      "falling while FID improves is a collapse FID alone misses.")
-        reference = real_reference_note(runs)
+        for column, state in comparison["uninformative"].items():
+            level = "0" if state == "zero" else f"at most {FLOOR}"
+            lines.append(f"Final {column} is {level} in every run: uninformative at this quality.")
+    if "final_distinct_nn" in keys:
+        lines.append("Distinct NN: the distinct real images that are some generated sample's nearest neighbour (in "
+                     "Inception features) over the generated samples, at the last evaluation; in brackets its mean "
+                     "fraction of the same measure for real images against real images (near 1: spread like the "
+                     f"data; below {DISTINCT_COLLAPSED}: crowding onto a few real images, a collapse, partial or "
+                     "whole).")
+    if any(f"final_{c}" in keys for c in (*TABLE_PRDC, "distinct_nn")):
+        reference = real_reference_note(comparison)
         if reference:
             lines.append(reference)
-    if "saturation" in baseline:
+    if "saturation" in comparison["groups"][0]:
         lines.append("Saturation: mean HSV saturation (max-min)/max of the sample pixels of each run's last grid, "
                      "grid padding excluded (real data, grayscale 0).")
-    lines.append("Diversity: per-pixel std across the fixed-noise samples, averaged over pixels "
-                 "(low = mode collapse; real data about 0.5).")
+    if "final_diversity" in keys:
+        lines.append("Diversity: per-pixel std across the fixed-noise samples, averaged over pixels; it does not tell "
+                     "partial collapse (a few glyphs repeated) or noise from health"
+                     + (" (distinct NN does)." if "final_distinct_nn" in keys else "."))
+    if "final_l1" in keys:
+        lines.append("Held-out L1 (lower is better) and SSIM (higher is better): translations of characters kept out "
+                     "of training against their true glyphs; per-style columns l1_<style>, ssim_<style>.")
+    left_out = [f"{r['name']}: {r['detail']}" for g in comparison["groups"] for r in g["runs"]
+                if r["status"] not in ("finished",)]
+    if left_out:
+        diverged = any("diverged" in entry for entry in left_out)
+        lines.append("Runs not finished: " + "; ".join(left_out) + "." + (
+            " Diverged runs are in the statistics (best values and speed up to the divergence, no final values)."
+            if diverged else "") + " Running, unfinished and failed runs are not in the statistics.")
     lines += [f"Not plotted: no run has {metric} values." for metric in skipped]
     return lines
 
 
-def real_reference_note(runs: Sequence[Run]) -> Optional[str]:
-    """The real-vs-real level of the PRDC metrics, from the first run that stored it."""
-    for run in runs:
-        reference = run.real_reference
-        if reference:
-            values = ", ".join(f"{k} {v:.3f}" for k, v in reference.items())
-            return f"Real vs real (two disjoint halves of the real images, from {run.name}): {values}."
-    return None
+def real_reference_note(comparison: dict[str, Any]) -> Optional[str]:
+    """The real-vs-real level of the metrics, from the first run that stored it (comparison.json's ``real_reference``)."""
+    reference = comparison.get("real_reference")
+    if not reference:
+        return None
+    values = ", ".join(f"{k} {reference[k]:.2f}" if k == "fid" else f"{k} {reference[k]:.3f}"
+                       for k in ("fid", *TABLE_PRDC, "density", "distinct_nn") if k in reference)
+    size = f"{int(reference['n'])} against {int(reference['n'])}" if "n" in reference else "two disjoint sets"
+    return f"Real vs real (two disjoint sets of real images, {size}, from {reference['run']}): {values}."
 
 
 def sample_count_note(runs: Sequence[Run]) -> str:
@@ -307,20 +318,28 @@ def sample_count_note(runs: Sequence[Run]) -> str:
     return f"Samples per FID/KID differ ({listed}); {caveat}, so FIDs of different counts are NOT comparable."
 
 
-def flat_rows(summaries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The groups as flat rows of numbers (for a W&B table): means, sds and interval ends."""
+def flat_rows(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+    """The groups as flat rows of numbers (for a W&B table): means, sds, interval ends, speed-ups."""
     rows = []
-    for summary in summaries:
-        row: dict[str, Any] = {"model": summary["group"], "generator": summary["model"], "seeds": len(summary["runs"])}
-        for key, value in summary.items():
-            if isinstance(value, Stat):
-                row[f"{key}_mean"], row[f"{key}_sd"] = value.mean, value.sd
-                row[f"{key}_low"] = None if value.interval is None else value.interval.low
-                row[f"{key}_high"] = None if value.interval is None else value.interval.high
-        for unit in ("epochs", "minutes"):
-            interval = summary[f"speedup_{unit}_interval"]
-            row[f"speedup_{unit}"] = summary[f"speedup_{unit}"]
-            row[f"speedup_{unit}_low"] = None if interval is None else interval.low
-            row[f"speedup_{unit}_high"] = None if interval is None else interval.high
+    challengers = {c["label"]: c for c in comparison["challengers"]}
+    for group in comparison["groups"]:
+        row: dict[str, Any] = {"model": group["label"], "generator": group["model"],
+                               "seeds_asked": group["seeds_asked"], "seeds_finished": group["seeds_finished"]}
+        stats_of = dict(group["metrics"], curve_area=group["curve_area"])
+        if "distinct_nn_relative" in group:
+            stats_of["distinct_nn_relative"] = group["distinct_nn_relative"]
+        if group["speed"] is not None:
+            stats_of["restricted_epochs"] = group["speed"]["restricted_epochs"]
+            row["seeds_reaching"] = group["speed"]["reached"]
+        for key, value in stats_of.items():
+            interval = value["interval"]
+            row[f"{key}_mean"], row[f"{key}_sd"] = value["mean"], value["sd"]
+            row[f"{key}_low"] = None if interval is None else interval["low"]
+            row[f"{key}_high"] = None if interval is None else interval["high"]
+        challenger = challengers.get(group["label"])
+        speed = None if challenger is None else challenger["speedup_epochs"]
+        row["speedup_epochs"] = 1.0 if group["baseline"] else (None if speed is None else speed["estimate"])
+        row["speedup_epochs_p"] = None if speed is None else speed["welch_p"]
         rows.append(row)
-    return rows
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return [{k: row.get(k) for k in keys} for row in rows]

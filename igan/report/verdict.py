@@ -1,193 +1,223 @@
-"""The paragraph under the comparison table: what the numbers say, generated from them alone.
+"""The paragraph under the comparison table: what the statistics support, rendered from ``comparison.json``'s dict.
 
-It names the model that reaches the speed target first per epoch and per minute and, against
-each other model, the ratio of their epochs (minutes) with its bootstrap interval: an interval
-that includes 1 is "not distinguishable at 3 seeds" (the paired ratio rather than the overlap
-of the two models' own intervals, which would call real differences noise). It names the lowest
-best FID, whose intervals are compared by overlap, and points out where FID and recall or
-coverage disagree: FID improving while recall or coverage falls is a collapse (sharp but few
-samples) that FID alone reports as progress.
+It always names the baseline and says how many of each model's seeds came to their end. Each
+challenger is set against the baseline with a test (Welch's t, checked by a permutation test; see
+:mod:`igan.report.stats`): a difference is called one only when the test says so, otherwise
+"not distinguishable at n vs m seeds". Speed is read against the fixed target with censored seeds
+said as such ("2 of 3 seeds reach it"); FID is always qualified as best or final; per-minute
+claims are made only when the runs' timings compare; a metric at its floor in every run is called
+uninformative rather than agreeing with FID.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from igan.report import stats
-from igan.report.runs import Run, RunGroup
-from igan.report.table import Stat
-
-#: A fall of recall or coverage (both in [0, 1]) this large while FID improves counts as a collapse.
-COLLAPSE_DROP = 0.1
-COLLAPSE_METRICS = ("recall", "coverage")
+from igan.report.collapse import COLLAPSE_DROP, COLLAPSE_METRICS, DISTINCT_COLLAPSED, FLOOR
 
 
-@dataclass
-class Collapse:
-    """One run's FID improving from ``start`` to ``end`` while ``metric`` falls by ``drop``."""
-
-    run: Run
-    metric: str
-    start: dict[str, Any]
-    end: dict[str, Any]
-
-    @property
-    def drop(self) -> float:
-        return self.start[self.metric] - self.end[self.metric]
-
-
-def find_collapse(run: Run, metric: str, min_drop: float = COLLAPSE_DROP) -> Optional[Collapse]:
-    """From the epoch of the run's highest ``metric`` to its last evaluation: FID lower, metric lower by ``min_drop``."""
-    rows = [row for row in run.rows if isinstance(row.get("fid"), float) and isinstance(row.get(metric), float)]
-    if len(rows) < 2:
-        return None
-    peak = max(rows, key=lambda row: (row[metric], -row["epoch"]))
-    last = rows[-1]
-    if last["epoch"] > peak["epoch"] and last["fid"] < peak["fid"] and peak[metric] - last[metric] >= min_drop:
-        return Collapse(run, metric, peak, last)
-    return None
-
-
-def collapses(group: RunGroup) -> list[Collapse]:
-    """Each run's largest collapse signal, over recall and coverage."""
-    found = []
-    for run in group.runs:
-        signals = [c for c in (find_collapse(run, m) for m in COLLAPSE_METRICS) if c is not None]
-        if signals:
-            found.append(max(signals, key=lambda c: c.drop))
-    return found
+def p_phrase(entry: dict[str, Any]) -> str:
+    """"Welch p 0.012, permutation p 0.030" (with the permutation's floor where it cannot reach alpha)."""
+    if entry["welch_p"] is None:
+        return "no test possible"
+    welch = "Welch p < 0.001" if entry["welch_p"] < 0.001 else f"Welch p {entry['welch_p']:.3f}"
+    perm = f"permutation p {entry['permutation_p']:.3f}"
+    if entry["permutation_min_p"] >= stats.ALPHA:
+        perm += f", which cannot go below {entry['permutation_min_p']:.2f} here"
+    return f"{welch}, {perm}"
 
 
 def seeds_phrase(a: int, b: int) -> str:
-    return f"{a} seeds" if a == b else f"{a} and {b} seeds"
+    return f"{a} seeds each" if a == b else f"{a} vs {b} seeds"
 
 
-def interval_phrase(value: Stat, digits: int) -> str:
-    if value.interval is None:
-        return ""
-    high = "never" if math.isinf(value.interval.high) else f"{value.interval.high:.{digits}f}"
-    return f" [{value.interval.low:.{digits}f}, {high}]"
+def judged(entry: dict[str, Any], n_base: int, n_own: int, ahead: str, behind: str, positive_is_ahead: bool) -> str:
+    """", distinguishable: X is ahead" or ", not distinguishable at 3 seeds each"."""
+    if entry["welch_p"] is None:
+        reason = "one seed" if min(n_base, n_own) < 2 else "no spread between seeds"
+        return f" ({reason}: no test)"
+    if not entry["distinguishable"]:
+        return f" ({p_phrase(entry)}): not distinguishable at {seeds_phrase(n_base, n_own)}"
+    value = entry.get("estimate", entry.get("difference"))
+    good = (value > 1) if "estimate" in entry else ((value > 0) == positive_is_ahead)
+    return f" ({p_phrase(entry)}): {ahead if good else behind} at {seeds_phrase(n_base, n_own)}"
 
 
-def reach_phrase(summary: dict[str, Any], key: str, digits: int, unit: str) -> str:
-    value: Stat = summary[key]
-    never = sum(math.isinf(v) for v in value.values)
-    if never == value.n:
-        return f"{summary['group']} never gets there"
-    if never:
-        return f"{summary['group']} never gets there in {never} of {value.n} seeds"
-    digits = 0 if value.n == 1 and unit == "epochs" else digits
-    return f"{summary['group']} after {value.mean:.{digits}f}{interval_phrase(value, digits)} {unit}"
+def status_sentence(comparison: dict[str, Any]) -> str:
+    groups = comparison["groups"]
+    if all(g["seeds_finished"] == g["seeds_asked"] for g in groups):
+        counts = ", ".join(f"{g['label']} {g['seeds_asked']}" for g in groups)
+        return f"Every seed finished ({counts})."
+    parts = []
+    for group in comparison["groups"]:
+        used = group["seeds_analysed"]
+        role = "baseline " if group["baseline"] else ""
+        text = f"{role}{group['label']}: {group['seeds_finished']} of {group['seeds_asked']} seeds finished"
+        others = [f"{r['name']} {r['detail']}" for r in group["runs"] if r["status"] != "finished"]
+        if others:
+            text += f" ({'; '.join(others)}; {used} in the statistics)"
+        parts.append(text)
+    return "Seeds: " + "; ".join(parts) + "."
 
 
-def separation(leader: dict[str, Any], other: dict[str, Any], key: str) -> str:
-    """Whether the leader's interval separates it from ``other``'s, in words."""
-    a, b = leader[key], other[key]
-    if a.interval is None or b.interval is None:
-        return f"{other['group']}: one seed, so no interval, and the difference is not evidence"
-    if a.interval.overlaps(b.interval):
-        return f"{other['group']}: the intervals overlap, not distinguishable at {seeds_phrase(a.n, b.n)}"
-    return f"{other['group']}: the intervals do not overlap, ahead at {seeds_phrase(a.n, b.n)}"
+def reach_phrase(group: dict[str, Any], horizon: int) -> str:
+    speed = group["speed"]
+    if not speed["of"]:
+        return f"{group['label']} has no seed to time"
+    if speed["reached"] == 0:
+        return f"{group['label']} reaches it in none of {speed['of']} seeds within {horizon} epochs"
+    stat = speed["restricted_epochs"]
+    if speed["of"] == 1:
+        return f"{group['label']} reaches it at epoch {stat['mean']:.2f}"
+    interval = stat["interval"]
+    spread = "" if interval is None else f" [{interval['low']:.1f}, {interval['high']:.1f}]"
+    restricted = " restricted to the budget" if speed["reached"] < speed["of"] else ""
+    return (f"{group['label']} reaches it in {speed['reached']} of {speed['of']} seeds, mean epochs{restricted} "
+            f"{stat['mean']:.2f}{spread}")
 
 
-def versus(leader: dict[str, Any], others: Sequence[dict[str, Any]], key: str) -> str:
-    """" Against X: ...; Y: ...." for each other model; empty when no model has an interval (said once already)."""
-    if all(s[key].interval is None for s in [leader, *others]):
-        return ""
-    return " Against " + "; ".join(separation(leader, other, key) for other in others) + "."
+def speedup_phrase(entry: dict[str, Any], unit: str) -> str:
+    if entry["bound"] == "neither reaches":
+        return "neither reaches it"
+    word = {"at most": "at most ", "at least": "at least "}.get(entry["bound"], "")
+    interval = entry["interval"]
+    spread = "" if interval is None else f" [{interval['low']:.2f}, {interval['high']:.2f}]"
+    caveat = " (censored seeds on both sides: no bound)" if entry["bound"] == "both censored" else ""
+    return f"speed-up per {unit} {word}{entry['estimate']:.2f}x{spread}{caveat}"
 
 
-def speed_versus(leader: dict[str, Any], other: dict[str, Any], key: str) -> str:
-    """How much sooner the leader gets there than ``other``: the ratio of their mean epochs (minutes),
-    other / leader, with its bootstrap interval; an interval above 1 separates them."""
-    a, b = leader[key], other[key]
-    never = sum(math.isinf(v) for v in b.values)
-    if never == b.n:
-        return f"{other['group']} never gets there"
-    point = math.inf if never else stats.ratio(b.values, a.values)
-    interval = stats.bootstrap_ratio(b.values, a.values)
-    shown = "never" if point is None or math.isinf(point) else f"{point:.2f}x"
-    if interval is None:
-        return f"{other['group']}: {shown}, one seed, so no interval and the difference is not evidence"
-    high = "never" if math.isinf(interval.high) else f"{interval.high:.2f}"
-    if interval.low > 1:
-        return f"{other['group']}: {shown} [{interval.low:.2f}, {high}], above 1, ahead at {seeds_phrase(a.n, b.n)}"
-    return (f"{other['group']}: {shown} [{interval.low:.2f}, {high}], the interval includes 1, not distinguishable "
-            f"at {seeds_phrase(a.n, b.n)}")
+def speed_sentences(comparison: dict[str, Any]) -> list[str]:
+    target, horizon = comparison["target_fid"], comparison["horizon"]["epochs"]
+    if target["value"] is None:
+        return [f"No speed comparison: {target['how']}."]
+    groups = {g["label"]: g for g in comparison["groups"]}
+    baseline = comparison["groups"][0]
+    sentences = [f"Speed to FID {target['value']:.2f} (the target: {target['how']}), within {horizon} epochs: "
+                 + "; ".join(reach_phrase(g, horizon) for g in comparison["groups"]) + "."]
+    n_base = baseline["speed"]["of"]
+    for challenger in comparison["challengers"]:
+        group = groups[challenger["label"]]
+        entry = challenger["speedup_epochs"]
+        if entry is None:
+            continue
+        text = f"{challenger['label']} against {baseline['label']}: {speedup_phrase(entry, 'epoch')}"
+        if entry["bound"] != "neither reaches":
+            text += judged(entry, n_base, group["speed"]["of"], f"{challenger['label']} is faster",
+                           f"{challenger['label']} is slower", True)
+        area = challenger.get("curve_area")
+        if area is not None and area["welch_p"] is not None:
+            text += (f"; log-FID area {group['curve_area']['mean']:.1f} vs {baseline['curve_area']['mean']:.1f}"
+                     + judged(area, baseline["curve_area"]["n"], group["curve_area"]["n"], "lower", "higher", False))
+        sentences.append(text + ".")
+    if comparison["timing"]["comparable"]:
+        for challenger in comparison["challengers"]:
+            entry = challenger["speedup_minutes"]
+            if entry is not None and entry["bound"] != "neither reaches":
+                sentences.append(f"Per minute, {challenger['label']} against {baseline['label']}: "
+                                 f"{speedup_phrase(entry, 'minute')}"
+                                 + judged(entry, n_base, groups[challenger['label']]["speed"]["of"],
+                                          "faster", "slower", True) + ".")
+    return sentences
 
 
-def speed_sentence(summaries: Sequence[dict[str, Any]], target: float, unit: str) -> str:
-    """Who reaches the target first, per epoch or per minute, and how surely."""
-    key, digits, word = ("reach_epochs", 1, "epochs") if unit == "epoch" else ("reach_minutes", 1, "minutes")
-    timed = [s for s in summaries if s[key].n == len(s["runs"])]
-    if len(timed) < len(summaries):
-        missing = ", ".join(s["group"] for s in summaries if s not in timed)
-        return f"Per {unit}: not compared, {missing} lacks training times."
-    order = sorted(timed, key=lambda s: s[key].mean)
-    leader = order[0]
-    if len(order) > 1 and order[1][key].mean == leader[key].mean:
-        tied = [s["group"] for s in order if s[key].mean == leader[key].mean]
-        return f"Per {unit}, {' and '.join(tied)} tie: each reaches FID {target:.2f} after {leader[key].mean:.{digits}f} {word}."
-    reached = "; ".join(reach_phrase(s, key, digits, word) for s in order)
-    text = f"Per {unit}, {leader['group']} is ahead in reaching FID {target:.2f} ({reached})."
-    if any(s[key].interval is not None for s in order):
-        ratios = "; ".join(speed_versus(leader, other, key) for other in order[1:])
-        text += f" {word.capitalize()} of the others / {leader['group']}'s: {ratios}."
-    elif leader is not summaries[0]:
-        ratio = leader[f"speedup_{'epochs' if unit == 'epoch' else 'minutes'}"]
-        if ratio is not None:
-            text += f" Speed-up over {summaries[0]['group']}: {ratio:.2f}x."
-    return text
-
-
-def quality_sentence(summaries: Sequence[dict[str, Any]]) -> Optional[str]:
-    scored = [s for s in summaries if s["best_fid"].mean is not None]
-    if len(scored) < 2:
+def quality_sentence(comparison: dict[str, Any], key: str, name: str) -> Optional[str]:
+    """Best (or final) FID of each model with its interval, and each challenger against the baseline."""
+    groups = comparison["groups"]
+    if not any(g["metrics"].get(key, {}).get("n") for g in groups):
         return None
-    order = sorted(scored, key=lambda s: s["best_fid"].mean)
-    leader = order[0]
-    listed = ", ".join(f"{s['group']} {s['best_fid'].mean:.2f}{interval_phrase(s['best_fid'], 2)}" for s in order)
-    return f"Lowest mean best FID: {leader['group']} ({listed}).{versus(leader, order[1:], 'best_fid')}"
+    baseline = groups[0]
+
+    def value(group: dict[str, Any]) -> str:
+        stat = group["metrics"][key]
+        if stat["mean"] is None:
+            return f"{group['label']} -"
+        interval = stat["interval"]
+        spread = "" if interval is None else f" [{interval['low']:.2f}, {interval['high']:.2f}]"
+        return f"{group['label']} {stat['mean']:.2f}{spread}"
+
+    text = f"{name}: " + ", ".join(value(g) for g in groups)
+    parts = []
+    for challenger, group in zip(comparison["challengers"], groups[1:]):
+        entry = challenger["metrics"].get(key)
+        if entry is None:
+            continue
+        parts.append(f"{challenger['label']} {entry['difference']:+.2f}"
+                     + judged(entry, baseline["metrics"][key]["n"], group["metrics"][key]["n"],
+                              "better", "worse", False))
+    if parts:
+        text += f"; against {baseline['label']}: " + "; ".join(parts)
+    return text + "."
 
 
-def collapse_sentence(groups: Sequence[RunGroup]) -> str:
-    measured = [g for g in groups if any(run.has(m) for run in g.runs for m in COLLAPSE_METRICS)]
+def collapse_sentence(comparison: dict[str, Any]) -> Optional[str]:
+    keys = {m["key"] for m in comparison["metrics"]}
+    measured = [m for m in COLLAPSE_METRICS if f"final_{m}" in keys]
     if not measured:
         return "Recall and coverage were not recorded, so a collapse cannot be read from these numbers."
+    floors = comparison["uninformative"]
+    sentences = []
+    flat = [m for m in ("precision", *COLLAPSE_METRICS) if m in floors]
+    if flat:
+        level = " and ".join(f"final {m} {'0' if floors[m] == 'zero' else f'at most {FLOOR}'}" for m in flat)
+        sentences.append(f"{level.capitalize()} in every run: uninformative at this quality, so they neither "
+                         f"confirm nor contradict FID.")
+    informative = [m for m in measured if m not in floors]
+    if not informative:
+        return " ".join(sentences)
     parts = []
-    for group in measured:
-        found = collapses(group)
+    for group in comparison["groups"]:
+        found = [c for c in group["collapse"] if c["metric"] in informative]
         if not found:
             continue
-        worst = max(found, key=lambda c: c.drop)
-        parts.append(f"for {group.label} in {len(found)} of {len(group.runs)} seed{'s' if len(group.runs) > 1 else ''} "
-                     f"(e.g. {worst.run.name}: FID improves from {worst.start['fid']:.2f} at epoch {worst.start['epoch']} "
-                     f"to {worst.end['fid']:.2f} at epoch {worst.end['epoch']} while {worst.metric} falls from "
-                     f"{worst.start[worst.metric]:.3f} to {worst.end[worst.metric]:.3f})")
-    if not parts:
-        return (f"FID and recall/coverage agree: in no run does recall or coverage fall by {COLLAPSE_DROP} or more "
-                f"while FID improves.")
-    return ("FID and recall/coverage disagree, a collapse that FID alone ranks as progress: "
-            + "; ".join(parts) + ".")
+        worst = max(found, key=lambda c: c["metric_from"] - c["metric_to"])
+        parts.append(f"for {group['label']} in {len(found)} of {group['seeds_analysed']} seeds (e.g. {worst['run']}: FID "
+                     f"improves from {worst['fid_from']:.2f} at epoch {worst['from_epoch']} to {worst['fid_to']:.2f} at "
+                     f"epoch {worst['to_epoch']} while {worst['metric']} falls from {worst['metric_from']:.3f} to "
+                     f"{worst['metric_to']:.3f})")
+    fallen = {c["metric"] for group in comparison["groups"] for c in group["collapse"]}
+    names = "/".join(m for m in informative if m in fallen)
+    if parts:
+        sentences.append(f"FID and {names} disagree, a collapse that FID alone ranks as progress: "
+                         + "; ".join(parts) + ".")
+    else:
+        sentences.append(f"In no run does {' or '.join(informative)} fall by {COLLAPSE_DROP} or more while FID "
+                         f"improves.")
+    return " ".join(sentences)
 
 
-def verdict(summaries: Sequence[dict[str, Any]], target: Optional[float], groups: Sequence[RunGroup]) -> str:
-    """The paragraph, one line of text (markdown), from the table's numbers and the runs' rows."""
-    sentences = []
-    if len(summaries) < 2:
-        sentences.append(f"One model ({summaries[0]['group']}): nothing to compare it with.")
-    elif all(len(s["runs"]) == 1 for s in summaries):
-        sentences.append("One seed per model: no interval can be computed, so no difference below can be "
+def distinct_sentence(comparison: dict[str, Any]) -> Optional[str]:
+    """Each model's final distinct_nn as a fraction of its real-vs-real level, and which crowd onto few real images."""
+    groups = [g for g in comparison["groups"] if (g.get("distinct_nn_relative") or {}).get("mean") is not None]
+    if not groups:
+        return None
+    text = "Final distinct NN as a fraction of its real-vs-real level: " + ", ".join(
+        f"{g['label']} {g['distinct_nn_relative']['mean']:.2f}" for g in groups)
+    low = [g["label"] for g in groups if g["distinct_nn_relative"]["mean"] < DISTINCT_COLLAPSED]
+    if low:
+        return text + (f"; below {DISTINCT_COLLAPSED} for {', '.join(low)}: the samples crowd onto a few real images, "
+                       f"a collapse (partial or whole) whatever FID says.")
+    return text + f"; no model below {DISTINCT_COLLAPSED}."
+
+
+def verdict(comparison: dict[str, Any]) -> str:
+    """The paragraph, one line of text (markdown), from the comparison's numbers alone."""
+    groups = comparison["groups"]
+    sentences = [f"Baseline: {comparison['baseline']}.", status_sentence(comparison)]
+    if len(groups) < 2:
+        sentences.append("One model: nothing to compare it with.")
+    elif all(g["seeds_analysed"] <= 1 for g in groups):
+        sentences.append("One seed per model: no interval or test can be computed, so no difference below can be "
                          "told apart from seed-to-seed variation.")
-    if len(summaries) > 1:
-        if target is None:
-            sentences.append("No FID values: speed and quality are not compared.")
-        else:
-            sentences += [speed_sentence(summaries, target, "epoch"), speed_sentence(summaries, target, "minute")]
-            quality = quality_sentence(summaries)
-            if quality:
-                sentences.append(quality)
-    sentences.append(collapse_sentence(groups))
+    if len(groups) > 1:
+        sentences += speed_sentences(comparison)
+        if not comparison["timing"]["comparable"]:
+            sentences.append(f"No per-minute claim: {comparison['timing']['reason']}.")
+        for key, name in (("best_fid", "Best FID (each run's lowest)"), ("final_fid", "Final FID (last evaluation)")):
+            sentence = quality_sentence(comparison, key, name)
+            if sentence:
+                sentences.append(sentence)
+    for sentence in (collapse_sentence(comparison), distinct_sentence(comparison)):
+        if sentence:
+            sentences.append(sentence)
     return " ".join(sentences) + "\n"

@@ -40,7 +40,8 @@ def run_study(configs: list[str], epochs: int, out: Path, overrides: list[str], 
     """Train (or continue) every config x seed, then compare; returns :func:`igan.report.compare.compare_runs`' result.
 
     ``executor`` trains the planned runs (:mod:`igan.study.pool` says what it provides). Raises
-    :class:`IganError` for bad input, and after the comparison of the finished runs when a run failed.
+    :class:`IganError` for bad input, and after the comparison (which shows the failed runs as such)
+    when a run failed.
     """
     from igan.report.compare import compare_runs
 
@@ -58,13 +59,14 @@ def run_study(configs: list[str], epochs: int, out: Path, overrides: list[str], 
     start = time.perf_counter()
     pool = executor(runs, out, group, overrides, jobs)
     pool.train()
-    failed = {r.name for r, _ in pool.failed}
-    finished = [r for r in runs if r.name not in failed]
+    # Every planned run is compared, a failed one too: the report shows it as failed (or unfinished or
+    # diverged) instead of its group silently having fewer seeds.
+    order = {config: i for i, config in enumerate(dict.fromkeys(r.config for r in runs))}
+    compared = sorted((r for r in runs if run_dir(out, r).is_dir()),
+                      key=lambda r: (order[r.config], seeds.index(r.seed)))  # the first config is the baseline
     result: dict = {}
-    if finished:
-        order = {config: i for i, config in enumerate(dict.fromkeys(r.config for r in runs))}
-        finished.sort(key=lambda r: (order[r.config], seeds.index(r.seed)))  # the first config is the baseline
-        result = compare_runs([run_dir(out, r) for r in finished], out / "compare")
+    if compared:
+        result = compare_runs([run_dir(out, r) for r in compared], out / "compare")
         print(result["markdown"], flush=True)
     if pool.failed:
         lines = []

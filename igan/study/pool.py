@@ -5,6 +5,11 @@ the run's ``train.log``. With ``jobs`` > 1 the children share the CPU threads ev
 visible GPUs in turn (:func:`child_env`). A child gets SIGTERM when the study dies, even by
 kill -9, and a stopped study SIGTERMs its children, which save their last.ckpt first.
 
+When a child ends, the pool reaps it itself (``os.wait4``, which also returns the child's CPU
+time) and adds the session to the run's ``machine.json`` (:mod:`igan.study.machine`): the host,
+the threads it gave the child and the CPU share the child got, so a comparison can tell whether the
+runs' minutes compare.
+
 An executor is built with ``(runs, out, group, overrides, jobs)``, trains the runs not done with
 :meth:`LocalPool.train`, and lists those that failed in ``failed`` as ``(run, exit code)``; another
 executor (a cluster's queue) is another module beside this one with the same three parts.
@@ -21,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional
 
+from igan.errors import IganError
+from igan.study.machine import record_machine
 from igan.study.plan import PlannedRun, latest_row, progress_line, run_dir, training_args
 from igan.training.progress import format_minutes
 
@@ -68,6 +75,27 @@ def _die_with_parent() -> None:
         pass
 
 
+def reap(proc: subprocess.Popen) -> Optional[tuple[int, Optional[float]]]:
+    """(exit code, CPU seconds) of an ended child, reaped here; None while it runs.
+
+    ``os.wait4`` gives the child's user + system time (with its own waited-for children, such as
+    data-loading workers); the exit code follows Popen's convention (-N for signal N), and is
+    set on ``proc`` so Popen's own ``poll``/``wait`` see the child as done. CPU seconds are None
+    when someone else reaped the child first.
+    """
+    if proc.returncode is not None:
+        return proc.returncode, None
+    try:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    except ChildProcessError:  # already reaped elsewhere: only the exit code is left
+        proc.poll()
+        return (proc.returncode, None) if proc.returncode is not None else None
+    if pid == 0:
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
+
+
 @dataclass
 class Child:
     index: int
@@ -101,10 +129,23 @@ class LocalPool:
         share = (f", {self.threads} thread(s)" + (f", GPU {env['CUDA_VISIBLE_DEVICES']}" if self.gpus else "")
                  if self.jobs > 1 else "")
         print(f"[{index + 1}/{len(self.runs)} {run.name}] {how} {run.config} (log: {run.log}{share})", flush=True)
-        command = [sys.executable, "-m", "igan", "train", *training_args(run, self.out, self.group, self.overrides)]
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+        proc = subprocess.Popen(self.command(run), stdout=log, stderr=subprocess.STDOUT, env=env,
                                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         return Child(index, run, slot, proc, log, time.perf_counter())
+
+    def command(self, run: PlannedRun) -> list[str]:
+        """The child's command line: ``python -m igan train`` with the run's arguments."""
+        return [sys.executable, "-m", "igan", "train", *training_args(run, self.out, self.group, self.overrides)]
+
+    def record(self, child: Child, cpu_seconds: Optional[float]) -> None:
+        """Add the ended child's session to its run's machine.json (nothing when its CPU time is unknown)."""
+        if cpu_seconds is None:
+            return
+        try:
+            record_machine(run_dir(self.out, child.run), self.threads, cpu_seconds, time.perf_counter() - child.start)
+        except (OSError, IganError) as err:  # the comparison then says the timings are unknown; nothing else lost
+            print(f"[{child.index + 1}/{len(self.runs)} {child.run.name}] note: machine.json not written ({err})",
+                  flush=True)
 
     def poll(self, child: Child) -> None:
         """Print a line for each epoch the child finished since the last poll."""
@@ -120,9 +161,10 @@ class LocalPool:
             run.pace = (now - child.first_row[1]) / (run.done - child.first_row[0])
         print(progress_line(self.runs, child.index, self.jobs, time.perf_counter() - self.start), flush=True)
 
-    def finish(self, child: Child) -> None:
+    def finish(self, child: Child, cpu_seconds: Optional[float] = None) -> None:
         self.poll(child)
         child.log.close()
+        self.record(child, cpu_seconds)
         run, code = child.run, child.proc.returncode
         run.seconds = time.perf_counter() - child.start
         if code == 0:
@@ -142,8 +184,9 @@ class LocalPool:
                     active.append(self.launch(queue.pop(0), free.pop(0)))
                 time.sleep(POLL_S)
                 for child in list(active):
-                    if child.proc.poll() is not None:
-                        self.finish(child)
+                    ended = reap(child.proc)
+                    if ended is not None:
+                        self.finish(child, ended[1])
                         active.remove(child)
                     else:
                         self.poll(child)
@@ -154,13 +197,16 @@ class LocalPool:
     def stop(self, active: list[Child]) -> None:
         """SIGTERM every child (each saves its last.ckpt after the current batch) and wait for them."""
         for child in active:
-            if child.proc.poll() is None:
+            if child.proc.returncode is None:
                 child.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_WAIT_S
         for child in active:
-            try:
-                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            ended = reap(child.proc)
+            while ended is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                ended = reap(child.proc)
+            if ended is None:
                 child.proc.kill()
                 child.proc.wait()
             child.log.close()
+            self.record(child, None if ended is None else ended[1])  # a resumed run adds its next session

@@ -9,12 +9,17 @@ Columns (``epoch`` = epochs completed, 0 = before training):
 - ``d_loss``, ``g_loss``, ``d_real``, ``d_fake``: means over the epoch's iterations;
 - ``fid``, ``kid``, ``kid_std``, ``is``, ``is_std``, ``eval_seconds``: from the metrics callback,
   empty where it did not evaluate;
-- ``diversity``: per-pixel spread of the fixed-noise samples (a collapse detector, see
-  :func:`igan.training.callbacks.diversity`);
+- ``diversity``: per-pixel spread of the fixed-noise samples (see
+  :func:`igan.training.callbacks.diversity`); it does not tell partial collapse (a few glyphs
+  repeated) or noise from health, which ``distinct_nn`` does;
 - ``grid``: the epoch's fixed-noise grid, relative to the run directory;
 - ``precision``, ``recall``, ``density``, ``coverage``: from the metrics callback (see
-  :mod:`igan.metrics.prdc_scores`), empty where it did not evaluate. Appended last, so readers of
-  older files find every earlier column where it was.
+  :mod:`igan.metrics.prdc_scores`), empty where it did not evaluate;
+- ``distinct_nn``: the collapse measure of the same evaluation, the share of distinct nearest real
+  neighbours among the generated samples (:mod:`igan.metrics.prdc_scores`), read against its
+  real-vs-real value in ``real_reference.json``.
+
+Columns added later are appended last, so readers of older files find every earlier column where it was.
 
 The file survives resuming: rows after the checkpoint's epoch (written by a run killed before its
 next checkpoint) are dropped, then rows are appended. The kept rows are rewritten under the current
@@ -39,7 +44,7 @@ COLUMNS = [
     "epoch", "global_step", "g_updates", "d_updates", "train_seconds",
     "d_loss", "g_loss", "d_real", "d_fake",
     "fid", "kid", "kid_std", "is", "is_std", "diversity", "eval_seconds", "grid",
-    "precision", "recall", "density", "coverage",
+    "precision", "recall", "density", "coverage", "distinct_nn",
 ]
 
 

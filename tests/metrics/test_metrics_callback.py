@@ -76,15 +76,16 @@ def test_epoch_0_and_every_n_epochs_and_the_last_one(tmp_path, extractor):
         values = metrics.results[entry["epoch"]]
         assert entry["metrics/fid"] == values["fid"] and entry["metrics/kid"] == values["kid"]
         assert entry["metrics/eval_seconds"] == values["eval_seconds"] > 0
-        for key in ("precision", "recall", "density", "coverage"):
+        for key in ("precision", "recall", "density", "coverage", "distinct_nn"):
             assert entry[f"metrics/{key}"] == values[key] and values[key] >= 0
         assert "metrics/is" not in entry  # the toy network has no logits
     assert metrics.results[3]["num_real"] == 16 and metrics.results[3]["num_fake"] == 16
     best_epoch = min(metrics.results, key=lambda e: metrics.results[e]["fid"])
     assert metrics.best == {"fid": metrics.results[best_epoch]["fid"], "epoch": best_epoch}
     assert trainer.callback_metrics["metrics/fid"].item() == pytest.approx(metrics.results[3]["fid"])
-    # Each image through the network once: 16 real images once, then 16 generated per evaluation.
-    assert extractor.backbone.images_seen == 16 + 3 * 16
+    # Each image through the network once: 16 real images and the reference's 16 others once, then 16
+    # generated per evaluation.
+    assert extractor.backbone.images_seen == 2 * 16 + 3 * 16
 
 
 def test_the_best_fid_checkpoint_sees_each_epochs_value(tmp_path, extractor):
@@ -112,12 +113,14 @@ def test_real_statistics_are_cached_across_runs(tmp_path, extractor):
     data = lambda: TinyData(cache_dir=str(tmp_path / "fid_stats"), key="tiny-8px-1ch")  # noqa: E731
     first = Metrics(num_samples=16, batch_size=8)
     fit(tmp_path / "run1", [first], datamodule=data(), max_epochs=1)
-    (stats,) = (tmp_path / "fid_stats").iterdir()
-    assert stats.name.startswith("tiny-8px-1ch-1x8x8-n16-toy")
+    evaluation, reference = sorted(p.name for p in (tmp_path / "fid_stats").iterdir())
+    assert evaluation.startswith("tiny-8px-1ch-1x8x8-n16-toy")
+    assert reference.startswith("tiny-8px-1ch-reference-from16-1x8x8-n16-toy")  # the reference's second set
     seen = extractor.backbone.images_seen
     second = Metrics(num_samples=16, batch_size=8)
     fit(tmp_path / "run2", [second], datamodule=data(), max_epochs=1)
     assert extractor.backbone.images_seen - seen == 2 * 16  # only generated images: epochs 0 and 1
+    assert second.real_reference == first.real_reference
     assert second.results[0]["fid"] == first.results[0]["fid"]  # same noise, same weights, same reals
 
 
@@ -207,12 +210,18 @@ def test_real_vs_real_reference_is_printed_once_kept_logged_and_saved(tmp_path, 
         rank_zero_logger.removeHandler(caplog.handler)
     records = {id(r): r for r in caplog.records}.values()  # a propagating record reaches the handler twice
     printed = [r.getMessage() for r in records if "of real vs real" in r.getMessage()]
-    assert len(printed) == 1 and printed[0].startswith("precision/recall/density/coverage of real vs real (8 each): ")
+    assert len(printed) == 1 and printed[0].startswith("precision/recall/density/coverage of real vs real (16 each): ")
     reference = metrics.real_reference
-    expected = metrics.evaluator.real_reference()  # the 16 cached real features, 8 against 8
-    assert reference == {**expected, "num_each": 8}
-    assert printed[0].endswith(" / ".join(f"{expected[k]:.3f}" for k in ("precision", "recall", "density", "coverage")))
-    assert {k: run.summary[f"metrics/{k}_real"] for k in expected} == expected
+    # The evaluation's 16 real images against the next 16 of the same permutation (TinyData has 32).
+    images = TinyData().dataset.tensors[0]
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(callback_module.REAL_SUBSET_SEED))
+    torch.testing.assert_close(metrics.evaluator.real_features, extractor.extract(images[order[:16]]).pool)
+    expected = metrics.evaluator.real_reference(extractor.extract(images[order[16:]]).pool)
+    assert expected["n"] == 16 and reference == {**expected, "num_each": 16}
+    numbers = " / ".join(f"{expected[k]:.3f}" for k in ("precision", "recall", "density", "coverage"))
+    assert printed[0].endswith(f"{numbers}; distinct_nn {expected['distinct_nn']:.3f}; FID {expected['fid']:.2f}")
+    shared = ("fid", "precision", "recall", "density", "coverage", "distinct_nn")
+    assert {k: run.summary[f"metrics/{k}_real"] for k in shared} == {k: expected[k] for k in shared}
     saved = json.loads(metrics.reference_path.read_text())
     assert saved == {**reference, "precision_recall_k": 3, "density_coverage_k": 5}
     assert read_real_reference(tmp_path / "run") == saved
@@ -237,3 +246,13 @@ def test_the_epoch_line_prints_kid_spread_only_when_there_is_one(monkeypatch, ki
     values = {"fid": 335.05, "kid": 0.4175, "kid_std": kid_std, "num_fake": 64, "eval_seconds": 1.0}
     Metrics()._log(SimpleNamespace(loggers=[]), 0, values)
     assert shown in lines[0] and (kid_std > 0 or "±" not in lines[0])
+
+
+def test_a_training_set_under_twice_the_evaluations_size_gives_a_reference_of_halves(tmp_path, extractor, monkeypatch):
+    lines = []
+    monkeypatch.setattr(callback_module, "rank_zero_info", lines.append)
+    metrics = Metrics(num_samples=24, batch_size=8)  # TinyData has 32 images: 24 evaluated, 8 more
+    fit(tmp_path, [metrics], max_epochs=1)
+    assert metrics.results[1]["num_real"] == 24 and metrics.real_reference["n"] == 16
+    (printed,) = [line for line in lines if "of real vs real" in line]
+    assert "(16 each; fewer than the evaluation's 24: the training set has fewer than 48 images" in printed

@@ -1,4 +1,4 @@
-"""``python -m igan.metrics DIR_A DIR_B``: bad input is one line and exit 2; real weights end to end."""
+"""``igan metrics DIR_A DIR_B``: bad input is one line and exit 2; real weights end to end."""
 
 from __future__ import annotations
 
@@ -102,6 +102,7 @@ def test_real_inception_weights_end_to_end(tmp_path, capsys, monkeypatch):
     # The same images: every generated one inside the real balls, every real one reached.
     assert {k: float(manifold[k]) for k in ("precision", "recall", "coverage")} == {"precision": 1, "recall": 1, "coverage": 1}
     assert float(manifold["density"]) > 0
+    assert re.search(r"^distinct_nn \(distinct nearest .* images\): 1\.0000$", out, flags=re.M)  # each its own
 
     (extractor, reference), (_, scored) = captured
     assert extractor.name.startswith("tf-inception-") and reference.pool.shape == (8, 2048)

@@ -14,7 +14,7 @@ from igan.metrics import callback as callback_module
 from igan.metrics.callback import Metrics
 from igan.training.history import COLUMNS, RunHistory, read_history
 
-NEW = ["precision", "recall", "density", "coverage"]
+NEW = ["precision", "recall", "density", "coverage", "distinct_nn"]
 
 
 @pytest.fixture(autouse=True)
@@ -40,12 +40,13 @@ def train(tmp_path, max_epochs: int, ckpt_path=None) -> Metrics:
 def test_every_evaluation_fills_the_new_columns(tmp_path):
     metrics = train(tmp_path, max_epochs=2)
     rows = read_history(tmp_path / "run" / "metrics.csv")
-    assert list(rows[0]) == COLUMNS and COLUMNS[-4:] == NEW
+    assert list(rows[0]) == COLUMNS and COLUMNS[-5:] == NEW
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     for row in rows:
         for key in NEW:
             assert float(row[key]) == pytest.approx(metrics.results[int(row["epoch"])][key], rel=1e-5)
         assert 0 <= float(row["precision"]) <= 1 and 0 <= float(row["coverage"]) <= 1
+        assert 0 < float(row["distinct_nn"]) <= 1
 
 
 def test_resuming_a_run_with_an_old_header_rewrites_it_with_the_new_one(tmp_path):

@@ -7,6 +7,8 @@ baseline gives a different "reaches" answer.
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 import sys
 import types
@@ -53,20 +55,29 @@ def cell_median(montage: Path, box) -> np.ndarray:
 def test_grayscale_comparison_writes_files_and_table(gray_runs, tmp_path):
     out = tmp_path / "cmp"
     result = compare_runs(gray_runs, out)
-    assert {p.name for p in out.iterdir()} == {"montage.png", "curves.png", "table.md", "verdict.md"}
+    assert {p.name for p in out.iterdir()} == {"montage.png", "curves.png", "comparison.json", "table.md",
+                                               "verdict.md"}
     assert result["epochs"] == [[0, 1, 2, 3]] * 3  # the epochs every run evaluated
-    dcgan, idcgan, sagan = result["rows"]
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert comparison == result["comparison"] and comparison["baseline"] == "dcgan"
+    dcgan, idcgan, sagan = (g["runs"][0] for g in comparison["groups"])
 
-    assert (dcgan["best_fid"], dcgan["best_fid_epoch"], dcgan["best_fid_minutes"]) == (50.0, 3, 3.0)
-    assert dcgan["final_fid"] == 75.0 and dcgan["epochs"] == 4
-    assert result["target"] == 50.0  # one baseline seed: its best FID, not its last
-    assert (dcgan["reaches_target_epoch"], dcgan["reaches_target_minutes"]) == (3, 3.0)
-    assert (idcgan["best_fid"], idcgan["best_fid_epoch"], idcgan["best_fid_minutes"]) == (45.0, 3, 4.5)
-    assert (idcgan["reaches_target_epoch"], idcgan["reaches_target_minutes"]) == (2, 3.0)
-    assert sagan["reaches_target_epoch"] == float("inf")
-    assert idcgan["best_kid"] == pytest.approx(0.045) and idcgan["model"] == "IDCGANGenerator"
-    assert idcgan["final_diversity"] == pytest.approx(0.5)
-    assert result["groups"][1]["speedup_epochs"] == pytest.approx(1.5)  # 3 baseline epochs / 2
+    assert (dcgan["metrics"]["best_fid"], dcgan["metrics"]["best_fid_epoch"]) == (50.0, 3)
+    assert dcgan["metrics"]["final_fid"] == 75.0 and dcgan["last_epoch"] == 4
+    # the horizon is the shortest budget (sagan's 3 epochs); the target comes 90% of the way down dcgan's
+    # curve in log FID, from 80 (epoch 1) to 50 (epoch 3)
+    target = math.exp(math.log(50) + 0.1 * math.log(80 / 50))
+    assert comparison["horizon"]["epochs"] == 3 and result["target"] == pytest.approx(target)
+    # crossings interpolated on log FID: dcgan between 60 (epoch 2) and 50 (epoch 3), idcgan between 70 and 50
+    assert dcgan["crossing"]["epoch"] == pytest.approx(2 + math.log(60 / target) / math.log(60 / 50))
+    assert dcgan["crossing"]["minutes"] == pytest.approx(dcgan["crossing"]["epoch"])  # one minute per epoch
+    assert idcgan["crossing"]["epoch"] == pytest.approx(1 + math.log(70 / target) / math.log(70 / 50))
+    assert sagan["crossing"] == {"epoch": None, "minutes": None, "censored": True} and sagan["restricted_epochs"] == 3
+    assert idcgan["metrics"]["best_kid"] == pytest.approx(0.045) and comparison["groups"][1]["model"] == "IDCGANGenerator"
+    assert idcgan["metrics"]["final_diversity"] == pytest.approx(0.5)
+    speed = comparison["challengers"][0]["speedup_epochs"]
+    assert speed["estimate"] == pytest.approx(dcgan["crossing"]["epoch"] / idcgan["crossing"]["epoch"])
+    assert speed["welch_p"] is None and not speed["distinguishable"]  # one seed each: no test
 
     table = (out / "table.md").read_text()
     assert table == result["markdown"] and table.endswith(result["verdict"])
@@ -74,11 +85,10 @@ def test_grayscale_comparison_writes_files_and_table(gray_runs, tmp_path):
     assert "saturation" not in table.split("\n")[0]  # grayscale data: no saturation column
     assert "precision" not in table.split("\n")[0]  # these runs have no PRDC columns
     # 1000 samples = one KID subset, the whole set: its std (0.001 in the CSV) means nothing and is not shown
-    assert ("| idcgan | 1 (0) | IDCGANGenerator | 4 | 45.00 | 58.00 | 45.00 | 0.500 | 2 [n/a (1 seed)] | "
-            "3.0 [n/a (1 seed)] | 1.50x [n/a (1 seed)] | 1.00x [n/a (1 seed)] |") in table
-    assert "| sagan |" in table and "| never | never | never reaches | never reaches |" in table
+    assert "| idcgan | 1 (0) | IDCGANGenerator | 4 | 45.00 | 58.00 | 45.00 | 0.500 | 1.9 | " in table
+    assert "| sagan |" in table and "| none of 1 within 3 | ≤ " in table
     assert "Baseline: dcgan" in table and "1000 for every run" in table
-    assert "±" not in table.split("\n\n")[0]
+    assert "±" not in table.split("\n\n")[0] and "nan" not in table and "inf" not in table
 
 
 def test_kid_std_shown_only_from_several_subsets(tmp_path):
@@ -147,8 +157,9 @@ def test_rgb_saturation_ignores_padding(tmp_path):
     red = write_run(tmp_path, "red", [None, 40.0], 60.0, [(128, 128, 128), (255, 0, 0)], channels=3)
     grey = write_run(tmp_path, "grey", [None, 30.0], 60.0, [(255, 0, 0), (100, 100, 100)], channels=3)
     result = compare_runs([red, grey], tmp_path / "cmp", labels=["R", "G"])
-    assert [group["saturation"].mean for group in result["groups"]] == [pytest.approx(1.0), pytest.approx(0.0)]
-    assert [group["group"] for group in result["groups"]] == ["R", "G"]
+    groups = result["comparison"]["groups"]
+    assert [group["saturation"]["mean"] for group in groups] == [pytest.approx(1.0), pytest.approx(0.0)]
+    assert [group["label"] for group in groups] == ["R", "G"]
     assert "saturation (last grid)" in result["markdown"].split("\n")[0]
     # with the padding counted, pure red would average well below 1
     with Image.open(tmp_path / "samples" / "red" / "epoch_001.png") as grid:
@@ -161,7 +172,8 @@ def test_skips_metrics_no_run_has(tmp_path):
     result = compare_runs(runs, tmp_path / "cmp")
     assert result["skipped"] == ["FID", "KID"] and result["curves"].is_file()  # diversity instead
     assert "no run has FID values" in result["markdown"] and "unknown" in result["markdown"]
-    assert result["rows"][0]["best_fid"] is None
+    assert "best_fid" not in result["comparison"]["groups"][0]["metrics"] and result["target"] is None
+    assert "No speed comparison: no run has FID values." in result["markdown"]
 
 
 def test_logs_to_active_wandb_run(gray_runs, tmp_path, monkeypatch):

@@ -27,7 +27,7 @@ def test_every_metric_is_a_mean_line_with_a_band_per_model_against_epoch():
     workspace = build_workspace("igan", "me", group="study-a", band="stddev")
     assert isinstance(workspace, ws.Workspace)
     lines = [p for s in workspace.sections for p in s.panels if isinstance(p, wr.LinePlot)]
-    assert [p.y for p in lines] == [[m] for m in HEADLINE + ["metrics/precision", "metrics/density",
+    assert [p.y for p in lines] == [[m] for m in HEADLINE + ["metrics/distinct_nn", "metrics/precision", "metrics/density",
                                                              "metrics/diversity", "train/d_loss", "train/g_loss"]]
     assert workspace.sections[0].name == "FID, KID, recall, coverage" and workspace.sections[0].is_open
     assert workspace.settings.x_axis == "epoch"

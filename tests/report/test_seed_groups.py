@@ -13,7 +13,8 @@ from igan.report import stats
 from igan.report.compare import curve_panels, main, resolve_epochs
 from igan.report.figures import draw_curves
 from igan.report.runs import group_runs, load_runs
-from igan.report.table import markdown_table, summarize_groups
+from igan.report.comparison import build_comparison
+from igan.report.table import markdown_table
 
 # Best FIDs of the baseline seeds: 50, 54, 52, so the target is 54 (a level every dcgan seed
 # reaches). dcgan reaches it at epochs 4, 6, 5; idcgan at 2, 3, 2.
@@ -65,34 +66,39 @@ def test_table_mean_sd_and_intervals_over_seeds(seeded_runs):
     (seeded_runs[0] / "real_reference.json").write_text(
         '{"precision": 0.71, "recall": 0.69, "density": 0.98, "coverage": 0.93, "num_each": 128}')
     groups = group_runs(load_runs(seeded_runs))
-    summaries, target = summarize_groups(groups)
-    dcgan, idcgan = summaries
-    assert target == 54.0
-    assert dcgan["best_fid"].values == [50.0, 54.0, 52.0] and dcgan["best_fid"].sd == pytest.approx(2.0)
-    assert dcgan["reach_epochs"].values == [4.0, 6.0, 5.0] and idcgan["reach_epochs"].values == [2.0, 3.0, 2.0]
-    assert dcgan["reach_minutes"].mean == pytest.approx(5.0) and idcgan["reach_minutes"].mean == pytest.approx(14 / 3)
-    assert idcgan["speedup_epochs"] == pytest.approx(5 / (7 / 3))
-    assert idcgan["speedup_epochs_interval"] == stats.bootstrap_ratio([4.0, 6.0, 5.0], [2.0, 3.0, 2.0])
-    assert idcgan["final_recall"].mean == pytest.approx(0.46) and idcgan["final_coverage"].sd == pytest.approx(0.05)
+    comparison = build_comparison(groups)
+    dcgan, idcgan = comparison["groups"]
+    best = dcgan["metrics"]["best_fid"]
+    assert best["values"] == [50.0, 54.0, 52.0] and best["seeds"] == [0, 1, 2] and best["sd"] == pytest.approx(2.0)
+    assert best["interval"]["method"] == "Student-t"
+    assert (best["interval"]["low"], best["interval"]["high"]) == pytest.approx(
+        (stats.t_interval([50.0, 54.0, 52.0]).low, stats.t_interval([50.0, 54.0, 52.0]).high))
+    assert idcgan["metrics"]["final_recall"]["mean"] == pytest.approx(0.46)
+    assert idcgan["metrics"]["final_coverage"]["sd"] == pytest.approx(0.05)
+    # the target comes from dcgan's mean curve; every dcgan and idcgan seed reaches it, idcgan sooner
+    assert dcgan["speed"]["reached"] == idcgan["speed"]["reached"] == 3
+    assert idcgan["speed"]["restricted_epochs"]["mean"] < dcgan["speed"]["restricted_epochs"]["mean"]
 
-    markdown = markdown_table(summaries, target, [r for g in groups for r in g.runs], [])
+    markdown = markdown_table(comparison, [r for g in groups for r in g.runs], [])
     header = markdown.splitlines()[0]
     assert "final precision | final recall | final coverage" in header and "density" not in header
     dcgan_line = next(line for line in markdown.splitlines() if line.startswith("| dcgan |"))
-    interval = dcgan["reach_epochs"].interval
-    assert "| 3 (0, 1, 2) | DCGANGenerator | 6 | 52.00 ± 2.00 |" in dcgan_line
-    assert f"| 5.0 [{interval.low:.1f}, {interval.high:.1f}] |" in dcgan_line and "1 (baseline)" in dcgan_line
-    assert "n/a" not in markdown.split("\n\n")[0]
-    assert "from dcgan-s0): precision 0.710, recall 0.690, density 0.980, coverage 0.930." in markdown
+    assert (f"| 3 (0, 1, 2) | DCGANGenerator | 6 | 52.00 [{best['interval']['low']:.2f}, "
+            f"{best['interval']['high']:.2f}] |") in dcgan_line
+    assert "3 of 3 reach | 1 (baseline) |" in dcgan_line
+    assert "n/a" not in markdown.split("\n\n")[0] and "nan" not in markdown and "inf" not in markdown
+    assert ("Real vs real (two disjoint sets of real images, 128 against 128, from dcgan-s0): precision 0.710, "
+            "recall 0.690, coverage 0.930, density 0.980.") in markdown
+    assert comparison["real_reference"] == {"run": "dcgan-s0", "precision": 0.71, "recall": 0.69, "density": 0.98,
+                                            "coverage": 0.93, "n": 128.0}
 
 
 def test_one_seed_per_model_says_no_interval(seeded_runs):
     groups = group_runs(load_runs(seeded_runs[:2]))  # dcgan-s0 and idcgan-s0
-    summaries, target = summarize_groups(groups)
-    markdown = markdown_table(summaries, target, [r for g in groups for r in g.runs], [])
+    comparison = build_comparison(groups)
+    markdown = markdown_table(comparison, [r for g in groups for r in g.runs], [])
     idcgan_line = next(line for line in markdown.splitlines() if line.startswith("| idcgan |"))
-    # target: dcgan-s0's best FID 50, at epoch 6; idcgan-s0 first has FID <= 50 at epoch 3
-    assert "| 3 [n/a (1 seed)] |" in idcgan_line and "| 2.00x [n/a (1 seed)] |" in idcgan_line
+    assert "x (no test) |" in idcgan_line and "[" not in idcgan_line
     assert "±" not in markdown.split("\n\n")[0]  # no "± 0.00" standing in for an unknown spread
 
 
@@ -125,8 +131,8 @@ def test_compare_writes_band_curves_table_and_verdict(seeded_runs, tmp_path, cap
     assert main([str(d) for d in seeded_runs] + ["--out", str(out), "--epochs", "0,6;0,3"]) == 0
     printed = capsys.readouterr().out
     assert printed == (out / "table.md").read_text() and printed.startswith("| model | seeds |")
-    assert printed.endswith((out / "verdict.md").read_text()) and "Per epoch, idcgan is ahead" in printed
-    assert (out / "curves.png").is_file() and (out / "montage.png").is_file()
+    assert printed.endswith((out / "verdict.md").read_text()) and "idcgan is faster at 3 seeds each" in printed
+    assert (out / "curves.png").is_file() and (out / "montage.png").is_file() and (out / "comparison.json").is_file()
 
 
 def test_montage_rows_keep_a_models_seeds_together(seeded_runs):

@@ -1,4 +1,4 @@
-"""igan.report.stats: percentile bootstrap over seeds, checked by hand, against numpy, and by coverage."""
+"""igan.report.stats: the t distribution, Welch's test and the permutation test against scipy and by hand."""
 
 from __future__ import annotations
 
@@ -6,51 +6,53 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as reference
 
 from igan.report import stats
 
 
-def test_two_seeds_interval_by_hand():
-    # resampling [1, 2] gives means 1, 1.5, 2 with probabilities 1/4, 1/2, 1/4: with 2000 resamples the
-    # 2.5th and 97.5th percentiles fall inside the end masses, so the interval is exactly [1, 2]
-    assert stats.bootstrap_mean([1.0, 2.0]) == stats.Interval(1.0, 2.0)
-    assert stats.mean([1.0, 2.0]) == 1.5 and stats.sd([1.0, 2.0]) == pytest.approx(math.sqrt(0.5))
+@pytest.mark.parametrize("df", [1, 2, 2.7, 4, 9, 30, 1000])
+def test_t_distribution_matches_scipy(df):
+    for confidence in (0.5, 0.9, 0.95, 0.99):
+        assert stats.t_quantile(confidence, df) == pytest.approx(reference.t.ppf(0.5 + confidence / 2, df), rel=1e-9)
+    for t in (0.0, 0.3, 1.3, 4.0, 25.0):
+        assert stats.t_two_sided_p(t, df) == pytest.approx(2 * reference.t.sf(t, df), rel=1e-9, abs=1e-15)
 
 
-def test_interval_is_the_percentile_bootstrap_of_a_fixed_rng():
-    values = [4.1, 6.3, 5.2, 9.7, 5.5]
-    rng = np.random.default_rng(stats.RNG_SEED)
-    means = np.asarray(values)[rng.integers(0, 5, size=(stats.RESAMPLES, 5))].mean(axis=1)
-    low, high = np.percentile(means, [2.5, 97.5])
-    interval = stats.bootstrap_mean(values)
-    assert (interval.low, interval.high) == pytest.approx((low, high))
-    assert interval == stats.bootstrap_mean(values)  # reproducible
+def test_t_interval_by_hand():
+    interval = stats.t_interval([1.0, 2.0, 3.0])  # mean 2, sd 1, t(0.975, 2) = 4.303
+    assert (interval.low, interval.high) == pytest.approx((2 - 4.302653 / math.sqrt(3), 2 + 4.302653 / math.sqrt(3)))
+    assert interval.method == "Student-t"
+    assert stats.t_interval([3.0]) is None and stats.sd([3.0]) is None  # one seed: no spread to estimate
 
 
-def test_interval_covers_the_true_mean_about_as_often_as_it_claims():
-    rng = np.random.default_rng(123)
-    trials = 300
-    hits = sum(stats.bootstrap_mean(rng.normal(10.0, 2.0, size=8), seed=t).contains(10.0) for t in range(trials))
-    # the percentile bootstrap undercovers a little at n = 8 (about 0.9 for a nominal 0.95)
-    assert 0.84 <= hits / trials <= 0.97
+def test_welch_matches_scipy():
+    a, b = [50.0, 54.0, 52.0], [40.0, 45.0, 41.0, 47.0, 39.0]
+    test = stats.welch(a, b)
+    expected = reference.ttest_ind(b, a, equal_var=False)
+    assert test.p == pytest.approx(expected.pvalue, rel=1e-9) and test.df == pytest.approx(expected.df)
+    assert test.difference == pytest.approx(np.mean(b) - np.mean(a))
+    assert test.interval.contains(test.difference) and test.interval.high < 0
+    assert stats.welch([1.0], [2.0, 3.0]).p is None  # one seed: no test
+    assert stats.welch([2.0, 2.0], [2.0, 2.0]).p == 1.0 and stats.welch([2.0, 2.0], [3.0, 3.0]).p is None
 
 
-def test_one_seed_has_no_interval_and_no_sd():
-    assert stats.bootstrap_mean([3.0]) is None and stats.sd([3.0]) is None
-    assert stats.bootstrap_ratio([6.0, 6.0], [2.0]) is None and stats.ratio([6.0], [2.0]) == 3.0
+def test_permutation_test_is_exact_and_says_its_floor():
+    a, b = [1.0, 2.0, 3.5], [2.0, 4.0, 6.1]
+    test = stats.permutation_test(a, b)
+    expected = reference.permutation_test((b, a), lambda x, y: np.mean(x) - np.mean(y),
+                                          permutation_type="independent", n_resamples=np.inf).pvalue
+    assert test.exact and test.p == pytest.approx(expected)
+    separated = stats.permutation_test([1.0, 2.0, 3.0], [10.0, 11.0, 12.0])
+    assert separated.p == pytest.approx(0.1) and separated.min_p == pytest.approx(0.1) and not separated.can_reach
+    assert stats.permutation_test([1.0, 2.0, 3.0], [10.0, 11.0, 12.0, 13.0, 14.0]).min_p == pytest.approx(1 / 56)
 
 
-def test_never_reached_is_infinite_not_nan():
-    interval = stats.bootstrap_mean([3.0, math.inf])
-    assert interval.low == 3.0 and interval.high == math.inf
-    assert stats.sd([3.0, math.inf]) is None
-
-
-def test_ratio_of_means_and_its_interval():
-    assert stats.ratio([6.0, 6.0], [2.0, 2.0]) == 3.0
-    assert stats.bootstrap_ratio([6.0, 6.0], [2.0, 2.0]) == stats.Interval(3.0, 3.0)
-    # baseline {4, 6} over model {2, 3}: resampled means 4..6 over 2..3, so the ratio stays within [4/3, 3]
-    interval = stats.bootstrap_ratio([4.0, 6.0], [2.0, 3.0])
-    assert 4 / 3 <= interval.low < stats.ratio([4.0, 6.0], [2.0, 3.0]) < interval.high <= 3.0
-    assert stats.ratio([4.0], [math.inf]) == 0.0  # a model that never gets there
-    assert stats.bootstrap_ratio([4.0, 6.0], [2.0, math.inf]).low == 0.0
+def test_a_difference_needs_welch_and_a_permutation_test_that_can_speak():
+    far = ([1.0, 2.0, 3.0], [10.0, 11.0, 12.0])
+    assert stats.distinguishable(stats.welch(*far), stats.permutation_test(*far))  # 3 vs 3: Welch decides alone
+    # 4 vs 4 seeds: the permutation test can reach 0.05 (2/70) and must agree
+    a, b = [1.0, 2.0, 3.0, 9.0], [4.0, 5.0, 6.0, 7.5]
+    welch, perm = stats.welch(a, b), stats.permutation_test(a, b)
+    assert perm.can_reach and perm.p >= 0.05 and not stats.distinguishable(welch, perm)
+    assert not stats.distinguishable(stats.welch([1.0], [5.0]), stats.permutation_test([1.0], [5.0]))

@@ -1,69 +1,87 @@
-"""The verdict paragraph, generated for constructed studies: one model clearly ahead, overlapping
-intervals, a collapse (FID improving while recall falls), and one seed per model."""
+"""The verdict paragraph, generated for constructed studies: one model clearly ahead, a close one, a
+collapse (FID improving while recall falls), metrics at their floor, timings that do or do not compare."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fake_runs import write_run
 
+from igan.report.collapse import find_collapse
+from igan.report.comparison import build_comparison
 from igan.report.runs import group_runs, load_runs
-from igan.report.table import summarize_groups
-from igan.report.verdict import find_collapse, verdict
+from igan.report.verdict import verdict
 
-# Baseline "a": best FIDs 50, 54, 52 -> target 54, reached at epochs 4, 6, 5 (one minute per epoch).
 BASELINE = [[None, 90, 80, 70, 54, 52, 50], [None, 95, 85, 72, 62, 58, 54], [None, 92, 84, 76, 60, 53, 52]]
-FAST = [[None, 70, 54, 45, 42, 40, 41], [None, 75, 60, 50, 44, 43, 42], [None, 65, 53, 48, 44, 42, 40]]  # 2, 3, 2
-CLOSE = [[None, 80, 70, 50, 48, 47, 46], [None, 90, 80, 70, 60, 54, 50], [None, 90, 85, 80, 70, 60, 53]]  # 3, 5, 6
+FAST = [[None, 70, 54, 45, 42, 40, 41], [None, 75, 60, 50, 44, 43, 42], [None, 65, 53, 48, 44, 42, 40]]
+CLOSE = [[None, 80, 70, 50, 48, 47, 46], [None, 90, 80, 70, 60, 54, 50], [None, 90, 85, 80, 70, 60, 53]]
 FALLING = [None, 0.5, 0.45, 0.35, 0.3, 0.2, 0.1]
 RISING = [None, 0.2, 0.3, 0.35, 0.4, 0.4, 0.45]
 
 
 def study(root: Path, models: dict[str, list], seconds: dict[str, float], recall: dict[str, list] | None = None,
-          seeds: int = 3) -> str:
+          seeds: int = 3, machine: dict[str, dict] | None = None) -> tuple[str, dict]:
     dirs = []
     for seed in range(seeds):
         for name, fids in models.items():
             extra = None if recall is None else {"recall": recall[name], "coverage": recall[name]}
-            dirs.append(write_run(root, f"{name}-s{seed}", fids[seed], seconds[name], seed=seed, extra=extra))
-    groups = group_runs(load_runs(dirs))
-    summaries, target = summarize_groups(groups)
-    return verdict(summaries, target, groups)
+            run_dir = write_run(root, f"{name}-s{seed}", fids[seed], seconds[name], seed=seed, extra=extra)
+            if machine:
+                (run_dir / "machine.json").write_text(json.dumps(machine[name]))
+            dirs.append(run_dir)
+    comparison = build_comparison(group_runs(load_runs(dirs)))
+    return verdict(comparison), comparison
 
 
-def test_one_model_clearly_ahead_per_epoch_not_per_minute(tmp_path):
-    text = study(tmp_path, {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 120.0})
-    per_epoch, per_minute = text.split("Per epoch, ")[1].split("Per minute, ")
-    # epochs to FID 54: a {4, 6, 5}, b {2, 3, 2}. With three seeds a resample of one seed thrice has
-    # probability 1/27 > 2.5%, so each interval spans its seeds' range: [4, 6] and [2, 3]
-    assert per_epoch.startswith("b is ahead in reaching FID 54.00 (b after 2.3 [2.0, 3.0] epochs; "
-                                "a after 5.0 [4.0, 6.0] epochs)")
-    # 5 / (7/3) = 2.14; the ratio's bootstrap interval lies above 1 (at worst 4 / 3)
-    assert "Epochs of the others / b's: a: 2.14x [" in per_epoch and "above 1, ahead at 3 seeds" in per_epoch
-    # minutes: a {4, 6, 5}, b {4, 6, 4} (two minutes per epoch): b leads by a little, within the noise
-    assert per_minute.startswith("b is ahead") and "includes 1, not distinguishable at 3 seeds" in per_minute
-    assert "Lowest mean best FID: b" in text and "One seed" not in text
+def test_one_model_clearly_ahead_per_epoch_and_no_minute_claim_without_machines(tmp_path):
+    text, comparison = study(tmp_path, {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 120.0})
+    assert text.startswith("Baseline: a. Every seed finished (a 3, b 3).")
+    assert "b against a: speed-up per epoch " in text and "b is faster at 3 seeds each" in text
+    assert "which cannot go below 0.10 here" in text  # the permutation test's floor at 3 vs 3
+    assert "No per-minute claim: the runs do not record the host, threads and CPU share" in text
+    assert "Per minute" not in text
+    assert "Best FID (each run's lowest): a 52.00 [" in text and "Final FID (last evaluation): a 52.00 [" in text
+    assert "b -11.33 (Welch p" in text and "better at 3 seeds each" in text
     assert "not recorded, so a collapse cannot be read" in text
+    assert comparison["challengers"][0]["speedup_minutes"] is None
 
 
-def test_overlapping_intervals_are_not_distinguishable(tmp_path):
-    text = study(tmp_path, {"a": BASELINE, "b": CLOSE}, {"a": 60.0, "b": 60.0})
-    per_epoch = text.split("Per epoch, ")[1].split("Per minute, ")[0]
-    assert per_epoch.startswith("b is ahead in reaching FID 54.00 (b after 4.7")  # {3, 5, 6} against {4, 6, 5}
-    assert "a: 1.07x [" in per_epoch and "the interval includes 1, not distinguishable at 3 seeds" in per_epoch
-    assert "ahead at 3 seeds" not in text.split("Lowest")[0]
+def test_a_close_model_is_not_distinguishable(tmp_path):
+    text, comparison = study(tmp_path, {"a": BASELINE, "b": CLOSE}, {"a": 60.0, "b": 60.0})
+    speed = comparison["challengers"][0]["speedup_epochs"]
+    assert not speed["distinguishable"] and "not distinguishable at 3 seeds each" in text
+    assert "faster" not in text and "slower" not in text
+
+
+def test_minutes_compared_only_on_alike_machines(tmp_path):
+    same = {"host": "h", "threads": 2, "cpu_share": 1.0}
+    text, comparison = study(tmp_path / "same", {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 120.0},
+                             machine={"a": same, "b": same})
+    assert comparison["timing"]["comparable"] and "Per minute, b against a: speed-up per minute" in text
+    shared = {"host": "h", "threads": 2, "cpu_share": 0.5}
+    text, comparison = study(tmp_path / "shared", {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 120.0},
+                             machine={"a": same, "b": shared})
+    assert "No per-minute claim: the runs got unequal CPU shares (0.50 to 1.00)" in text
 
 
 def test_collapse_where_fid_improves_and_recall_falls(tmp_path):
-    text = study(tmp_path, {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 60.0}, recall={"a": FALLING, "b": RISING})
-    assert "FID and recall/coverage disagree" in text
+    text, _ = study(tmp_path, {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 60.0}, recall={"a": FALLING, "b": RISING})
+    assert "FID and recall disagree" in text  # the metric that fell, not every one measured
     assert "for a in 3 of 3 seeds (e.g. a-s0: FID improves from 90.00 at epoch 1 to 50.00 at epoch 6" in text
-    assert "falls from 0.500 to 0.100" in text
-    assert "for b" not in text  # b's recall rises with its FID improving: no disagreement
+    assert "falls from 0.500 to 0.100" in text and "for b" not in text
+    agreeing, _ = study(tmp_path / "ok", {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 60.0},
+                        recall={"a": RISING, "b": RISING})
+    assert "In no run does recall or coverage fall by 0.1 or more while FID improves." in agreeing
 
-    agreeing = study(tmp_path / "ok", {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 60.0},
-                     recall={"a": RISING, "b": RISING})
-    assert "FID and recall/coverage agree" in agreeing
+
+def test_metrics_at_zero_everywhere_are_uninformative_not_agreeing(tmp_path):
+    zero = [None] + [0.0] * 6
+    text, comparison = study(tmp_path, {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 60.0},
+                             recall={"a": zero, "b": zero})
+    assert comparison["uninformative"] == {"recall": "zero", "coverage": "zero"}
+    assert "Final recall 0 and final coverage 0 in every run: uninformative at this quality" in text
+    assert "agree" not in text and "In no run" not in text
 
 
 def test_collapse_needs_a_real_fall(tmp_path):
@@ -74,7 +92,8 @@ def test_collapse_needs_a_real_fall(tmp_path):
 
 
 def test_one_seed_per_model(tmp_path):
-    text = study(tmp_path, {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 60.0}, seeds=1)
-    assert text.startswith("One seed per model: no interval can be computed")
+    text, comparison = study(tmp_path, {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 60.0}, seeds=1)
+    assert "One seed per model: no interval or test can be computed" in text
     assert "[" not in text  # no interval anywhere
-    assert "Per epoch, b is ahead in reaching FID 50.00 (b after 3 epochs; a after 6 epochs)." in text
+    assert "(one seed: no test)" in text
+    assert not comparison["challengers"][0]["speedup_epochs"]["distinguishable"]
