@@ -77,6 +77,7 @@ import lightning as L  # noqa: E402
 
 from benchmarks.machine import describe, sync  # noqa: E402
 from igan.gan import GAN  # noqa: E402
+from igan.gan.ema import GeneratorEMA  # noqa: E402
 from igan.gan.losses import LOSSES  # noqa: E402
 from igan.gan.step import discriminator_terms, draw_fakes, generator_loss  # noqa: E402
 from igan.models.blocks import SelfAttention2d  # noqa: E402
@@ -307,14 +308,15 @@ def time_lightning(gan: GAN, variants: list[tuple["BareLoop", bool]], real: torc
 class BareLoop:
     """The iteration of :meth:`igan.gan.GAN.training_step` (n_critic = 1) with plain optimizer calls.
 
-    The losses and penalties are :mod:`igan.gan.step`'s, as the module's; only the plumbing differs.
+    The losses and penalties (lazy R1 included) are :mod:`igan.gan.step`'s, as the module's, and the
+    EMA of G is updated after every G step as there; only the plumbing differs.
     """
 
     def __init__(self, gan: GAN, generator: nn.Module, discriminator: nn.Module, device: torch.device,
                  channels_last: bool = False, compiled: bool = False, precision: str = "32-true") -> None:
         hp = gan.hparams
-        if hp.n_critic != 1 or hp.ema_decay is not None:
-            raise ValueError("the bare loop times n_critic = 1 without EMA, as the shipped configs train")
+        if hp.n_critic != 1:
+            raise ValueError("the bare loop times n_critic = 1, as the shipped configs train")
         self.hp, self.device = hp, device
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: choose one of {PRECISIONS}")
@@ -332,7 +334,8 @@ class BareLoop:
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=hp.lr_d, betas=tuple(hp.betas))
         self.loss_dis, self.loss_gen = LOSSES[hp.loss]
         self.policy = gan.augment_policy
-        self.d_options = {penalty: gan.discriminator_options(penalty) for penalty in (True, False)}
+        self.gan, self.d_updates = gan, 0
+        self.ema = GeneratorEMA(self.g, hp.ema_decay, hp.get("ema_rampup")) if hp.ema_decay is not None else None
         self.latent_dim = gan.latent_dim
 
     def iteration(self, real: torch.Tensor, penalty: bool = True) -> tuple[float, float]:
@@ -349,7 +352,8 @@ class BareLoop:
         self.g.requires_grad_(False)
         # penalty=False: the same update without its penalties, for the ``penalty`` column.
         total, _ = discriminator_terms(self.d, real, fake, self.loss_dis, fast_discriminator=self.d_fast,
-                                       **self.d_options[penalty])
+                                       **self.gan.discriminator_options(self.d_updates, penalty))
+        self.d_updates += 1
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
         self.opt_d.step()
@@ -362,6 +366,8 @@ class BareLoop:
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.g)
         self.d.requires_grad_(True)
         sync(device)
         return t1 - t0, time.perf_counter() - t1

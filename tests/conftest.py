@@ -93,3 +93,34 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("cuda") is not None:
             item.add_marker(skip)
+
+
+class RecordingLogger:
+    """Built on first use (Lightning imported lazily): a Lightning logger that keeps every
+    (step, metrics) pair written to it, for tests of what reaches the loggers."""
+
+    _class = None
+
+    def __new__(cls):
+        if cls._class is None:
+            from lightning.pytorch.loggers import Logger
+
+            class _Recording(Logger):
+                name, version = "recording", 0
+
+                def __init__(self) -> None:
+                    super().__init__()
+                    self.rows: list[tuple[int, dict]] = []
+
+                @property
+                def experiment(self):
+                    return None
+
+                def log_hyperparams(self, *args, **kwargs) -> None:
+                    pass
+
+                def log_metrics(self, metrics, step=None) -> None:
+                    self.rows.append((step, dict(metrics)))
+
+            cls._class = _Recording
+        return cls._class()

@@ -42,7 +42,7 @@ def test_a_few_training_steps(config, tmp_path, request):
     if "idcgan" in config or "involution" in config:
         assert kernels == ["kernels_epoch_000.png", "kernels_epoch_001.png"]
         # 4 samples as [image | kernel map] pairs: 2 pairs (4 tiles) per row, 2 rows.
-        size = 64 if "calligraphy" in config else 32
+        size = yaml.safe_load((REPO / "configs" / config).read_text())["data"]["image_size"]
         image = Image.open(samples / kernels[1])
         assert image.mode == "RGB" and image.size == (4 * (size + 2) + 2, 2 * (size + 2) + 2)
         assert len(list(wandb_media.glob("offline-run-*/files/media/images/kernel_maps_*.png"))) == 2

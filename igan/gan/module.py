@@ -152,12 +152,8 @@ class GAN(L.LightningModule):
 
         # Discriminator: its loss and penalties on the real batch and the fakes (G frozen).
         self.toggle_optimizer(opt_d)
-        options = self.discriminator_options()
-        interval = self.hparams.get("r1_interval", 1)
-        if interval > 1:  # lazy R1: every interval-th update, weighted by the interval
-            options["r1_gamma"] *= interval if int(self.d_updates) % interval == 0 else 0.0
-        d_total, terms = discriminator_terms(self.discriminator, real, fake, self.loss_dis,
-                                             fast_discriminator=fast_d, **options)
+        d_total, terms = discriminator_terms(self.discriminator, real, fake, self.loss_dis, fast_discriminator=fast_d,
+                                             **self.discriminator_options(int(self.d_updates)))
         opt_d.zero_grad(set_to_none=True)
         self.manual_backward(d_total)
         # Through the strategy, not LightningOptimizer.step: the trainer's global_step then counts
@@ -197,13 +193,17 @@ class GAN(L.LightningModule):
         if take and self._latest_losses:
             self.log_dict(self._latest_losses, on_step=True, on_epoch=False, prog_bar=True)
 
-    def discriminator_options(self, penalties: bool = True) -> dict[str, Any]:
-        """The settings :func:`igan.gan.step.discriminator_terms` takes from this module's hyperparameters
-        (``penalties=False``: the same update without WGAN-GP and R1, as the throughput benchmark times it)."""
+    def discriminator_options(self, update: int = 0, penalties: bool = True) -> dict[str, Any]:
+        """The settings :func:`igan.gan.step.discriminator_terms` takes for D update number ``update``
+        (``penalties=False``: the same update without WGAN-GP and R1, as the throughput benchmark times it).
+
+        Lazy R1 (``r1_interval`` k > 1): the penalty on updates 0, k, 2k, ... only, weighted by k."""
         hp = self.hparams
+        interval = hp.get("r1_interval", 1)
+        r1_gamma = hp.r1_gamma * interval if penalties and update % interval == 0 else 0.0
         return {"augment_policy": self.augment_policy,
                 "gp_weight": hp.gp_weight if penalties and hp.loss == "wgan-gp" else None,
-                "r1_gamma": hp.r1_gamma if penalties else 0.0, "probabilities": hp.loss == "ns"}
+                "r1_gamma": r1_gamma, "probabilities": hp.loss == "ns"}
 
     def _net(self, name: str):
         """What the training step calls: the compiled view of a network, or the network itself."""

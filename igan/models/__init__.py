@@ -1,7 +1,7 @@
 """Generators and discriminators, selected in configs by class path (``igan.models.X``).
 
 Every model derives from :class:`Generator` and :class:`Discriminator` (:mod:`igan.models.base`,
-the contract the rest of igan relies on; docs/adding_a_model.md adds one). The three shipped here
+the contract the rest of igan relies on; docs/guide/adding_a_model.md adds one). The three shipped here
 share the DCGAN backbone (:mod:`igan.models.dcgan`); SAGAN adds self-attention and spectral norm,
 IDCGAN adds involution, each at the same place, so they compare cleanly.
 """

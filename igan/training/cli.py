@@ -50,7 +50,7 @@ class IganCLI(RunFolderCLI):
 
     def __init__(self, args: Optional[list[str]] = None, claim_run_folder: bool = True) -> None:
         # False builds the model, data and trainer without locking or guarding the run folder: for tools
-        # that only inspect a config (python -m igan.summary), never for a run that trains.
+        # that only inspect a config (igan summary), never for a run that trains.
         self.claim_run_folder = claim_run_folder
         super().__init__(
             GAN,
@@ -61,12 +61,13 @@ class IganCLI(RunFolderCLI):
             save_config_callback=RunConfigSaver,
             save_config_kwargs={"overwrite": True},
             trainer_defaults={"default_root_dir": "runs", "log_every_n_steps": 10},
+            parser_kwargs={"prog": "igan train"},
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         self.add_run_arguments(parser, "<dataset>-<model>-s<seed>", "the dataset name")
         parser.add_argument("--label", type=Optional[str], default=None,
-                            help="Model label grouping runs in W&B and igan.dashboard "
+                            help="Model label grouping runs in W&B and igan dashboard "
                                  "(default: the run name without its trailing -s<seed>).")
         parser.add_lightning_class_args(SampleGrid, "samples")
         parser.add_lightning_class_args(Metrics, "metrics")

@@ -1,4 +1,4 @@
-"""Training entry of translation runs: ``python -m igan.translation.cli --config configs/translate/<x>.yaml``.
+"""Training entry of translation runs: ``igan train --config configs/translate/<x>.yaml`` (dispatched here by ``task: translation``).
 
 The configs carry ``task: translation`` at their top level, which is what ``train_gan.py`` reads
 to send them here. The run folder, checkpoints (atomic, ``last.ckpt`` every epoch), exact resume,
@@ -64,6 +64,7 @@ class TranslationCLI(RunFolderCLI):
             Translation, PairsDataModule, run=False, args=args, seed_everything_default=0,
             save_config_callback=RunConfigSaver, save_config_kwargs={"overwrite": True},
             trainer_defaults={"default_root_dir": "runs", "log_every_n_steps": 10},
+            parser_kwargs={"prog": "igan train"},
         )
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:

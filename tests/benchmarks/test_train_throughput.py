@@ -58,7 +58,7 @@ def test_middle_half_is_the_quartile_range():
 def test_bare_loop_matches_the_module_update():
     """One bare iteration from the module's own networks moves D and G as the module's Adam would:
     the same losses and optimiser settings, so timing it is timing the same work."""
-    config = bench.load_config(REPO / "configs/calligraphy_dcgan.yaml")
+    config = bench.load_config(REPO / "configs/published/calligraphy_dcgan.yaml")
     gan = bench.build_gan(config, 32)
     loop = bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu"))
     before = [p.detach().clone() for p in (*gan.generator.parameters(), *gan.discriminator.parameters())]
@@ -72,7 +72,7 @@ def test_bare_loop_matches_the_module_update():
 def test_bf16_mixed_bare_loop_runs_under_autocast_as_lightning_does():
     """``--precision bf16-mixed``: the bare loop's convolutions run in bfloat16 (as under Lightning's
     bf16-mixed plugin) while the weights and their Adam updates stay float32."""
-    config = bench.load_config(REPO / "configs/calligraphy_dcgan.yaml")
+    config = bench.load_config(REPO / "configs/published/calligraphy_dcgan.yaml")
     gan = bench.build_gan(config, 32)
     loop = bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu"), precision="bf16-mixed")
     seen = []
@@ -108,7 +108,7 @@ def test_paired_models_gives_the_first_configs_throughput_over_the_seconds():
     double backward through D: the first runs faster, so the ratio is above 1 (below it if the
     order were swapped)."""
     args = argparse.Namespace(batch_size=16, warmup=0, iters=3, precision="32-true")
-    configs = (REPO / "configs/calligraphy_dcgan.yaml", REPO / "configs/ablation/calligraphy_none.yaml")
+    configs = (REPO / "configs/published/calligraphy_dcgan.yaml", REPO / "configs/ablation/calligraphy_none.yaml")
     assert bench.paired_models(configs, 32, args, torch.device("cpu")) > 1.1
 
 

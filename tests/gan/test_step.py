@@ -16,6 +16,7 @@ from typing import Optional
 
 import lightning as L
 import pytest
+from conftest import RecordingLogger
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -283,26 +284,6 @@ def test_r1_reuses_the_discriminators_forward_on_the_real_batch():
     assert len(forwards) == 2
 
 
-class StepLog(L.pytorch.loggers.Logger):
-    """A logger that keeps what Lightning writes to it: (step, metrics) pairs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[tuple[int, dict]] = []
-
-    name, version = "steps", 0
-
-    @property
-    def experiment(self):
-        return None
-
-    def log_hyperparams(self, *args, **kwargs) -> None:
-        pass
-
-    def log_metrics(self, metrics, step=None) -> None:
-        self.rows.append((step, dict(metrics)))
-
-
 def fit_logging(batches: int, log_every: int, n_critic: int = 1, stop_after: Optional[int] = None, epochs: int = 1):
     """Fit with a recording logger; returns ((epoch, batch) pairs on which the module logged, the
     metrics rows the logger received, every batch's ``step_losses`` as floats, in order)."""
@@ -320,7 +301,7 @@ def fit_logging(batches: int, log_every: int, n_critic: int = 1, stop_after: Opt
             if batch_idx == stop_after:  # as Lightning's Timer (--trainer.max_time) or EarlyStopping do
                 trainer.should_stop = True
 
-    logger = StepLog()
+    logger = RecordingLogger()
     trainer = L.Trainer(accelerator="cpu", max_epochs=epochs, limit_train_batches=batches, logger=logger,
                         log_every_n_steps=log_every, enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, callbacks=[EveryStep()])

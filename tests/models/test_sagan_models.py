@@ -308,7 +308,7 @@ def test_an_old_cli_checkpoint_loads_samples_and_resumes(tmp_path, calligraphy_r
 
     full_width = [f"--model.{role}.init_args.{key}=1" for role in ("generator", "discriminator")
                   for key in ("attention_pool", "attention_value_ratio")]
-    base = ["--config", str(REPO / "configs" / "calligraphy_sagan.yaml"), "--data.image_size=16",
+    base = ["--config", str(REPO / "configs" / "published" / "calligraphy_sagan.yaml"), "--data.image_size=16",
             "--model.generator.init_args.width=4", "--model.discriminator.init_args.width=4",
             "--trainer.limit_train_batches=2", "--data.batch_size=4", "--data.num_workers=0",
             f"--data.root={calligraphy_root}", f"--data.chars={TEST_CHARS}", "--run_name=old",

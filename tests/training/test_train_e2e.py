@@ -44,7 +44,7 @@ def calligraphy_run(tmp_path_factory):
     if not __import__("conftest").kai_fonts_installed():
         pytest.skip("no CJK Kai font installed")
     tmp = tmp_path_factory.mktemp("calligraphy")
-    rc = train(tmp, "calligraphy_dcgan.yaml", f"--data.root={tmp / 'data'}", f"--data.chars={TEST_CHARS}")
+    rc = train(tmp, "published/calligraphy_dcgan.yaml", f"--data.root={tmp / 'data'}", f"--data.chars={TEST_CHARS}")
     assert rc == 0
     return tmp
 
@@ -108,7 +108,7 @@ def test_unknown_config_key_is_rejected_by_name(tmp_path, capsys):
 
 
 def test_bad_input_is_one_message_and_exit_2(tmp_path):
-    cmd = [sys.executable, str(REPO / "train_gan.py"), "--config", str(REPO / "configs" / "calligraphy_dcgan.yaml"),
+    cmd = [sys.executable, str(REPO / "train_gan.py"), "--config", str(REPO / "configs" / "published" / "calligraphy_dcgan.yaml"),
            *TINY, f"--data.root={tmp_path}", "--data.fonts=[No Such Kai Font]",
            f"--trainer.default_root_dir={tmp_path / 'runs'}", f"--samples_root={tmp_path / 'samples'}"]
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**__import__("os").environ, "WANDB_MODE": "disabled"})

@@ -1,6 +1,6 @@
 """``sample.py --chars ... --style ...`` on a real translation checkpoint: the grid holds the training
 glyphs of the source and truth and the module's own translation; bad requests stop with one line.
-``igan.compare`` reads translation runs and shows their held-out grids."""
+``igan compare`` reads translation runs and shows their held-out grids."""
 
 from __future__ import annotations
 
