@@ -121,8 +121,9 @@ def speed_sentences(comparison: dict[str, Any]) -> list[str]:
     return sentences
 
 
-def quality_sentence(comparison: dict[str, Any], key: str, name: str) -> Optional[str]:
-    """Best (or final) FID of each model with its interval, and each challenger against the baseline."""
+def quality_sentence(comparison: dict[str, Any], key: str, name: str, digits: int = 2) -> Optional[str]:
+    """Best (or final) FID, held-out L1 or SSIM of each model with its interval, and each challenger
+    against the baseline (better meaning lower or higher as the metric says)."""
     groups = comparison["groups"]
     if not any(g["metrics"].get(key, {}).get("n") for g in groups):
         return None
@@ -133,8 +134,8 @@ def quality_sentence(comparison: dict[str, Any], key: str, name: str) -> Optiona
         if stat["mean"] is None:
             return f"{group['label']} -"
         interval = stat["interval"]
-        spread = "" if interval is None else f" [{interval['low']:.2f}, {interval['high']:.2f}]"
-        return f"{group['label']} {stat['mean']:.2f}{spread}"
+        spread = "" if interval is None else f" [{interval['low']:.{digits}f}, {interval['high']:.{digits}f}]"
+        return f"{group['label']} {stat['mean']:.{digits}f}{spread}"
 
     text = f"{name}: " + ", ".join(value(g) for g in groups)
     parts = []
@@ -142,9 +143,9 @@ def quality_sentence(comparison: dict[str, Any], key: str, name: str) -> Optiona
         entry = challenger["metrics"].get(key)
         if entry is None:
             continue
-        parts.append(f"{challenger['label']} {entry['difference']:+.2f}"
+        parts.append(f"{challenger['label']} {entry['difference']:+.{digits}f}"
                      + judged(entry, baseline["metrics"][key]["n"], group["metrics"][key]["n"],
-                              "better", "worse", False))
+                              "better", "worse", entry.get("better") == "higher"))
     if parts:
         text += f"; against {baseline['label']}: " + "; ".join(parts)
     return text + "."
@@ -215,6 +216,12 @@ def verdict(comparison: dict[str, Any]) -> str:
             sentences.append(f"No per-minute claim: {comparison['timing']['reason']}.")
         for key, name in (("best_fid", "Best FID (each run's lowest)"), ("final_fid", "Final FID (last evaluation)")):
             sentence = quality_sentence(comparison, key, name)
+            if sentence:
+                sentences.append(sentence)
+        # Translation: the held-out scores against the true glyphs say more than FID there.
+        for key, name in (("best_l1", "Best held-out L1 (lower is better)"), ("final_l1", "Final held-out L1"),
+                          ("best_ssim", "Best held-out SSIM (higher is better)"), ("final_ssim", "Final held-out SSIM")):
+            sentence = quality_sentence(comparison, key, name, digits=4)
             if sentence:
                 sentences.append(sentence)
     for sentence in (collapse_sentence(comparison), distinct_sentence(comparison)):

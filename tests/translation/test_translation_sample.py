@@ -200,5 +200,10 @@ def test_compare_reads_translation_runs(run, tmp_path):
 
     loaded = load_runs([run])[0]
     assert loaded.model == "UNet+conv" and "| UNet+conv |" in result["markdown"]
+    # The paragraph speaks of the held-out scores, with the comparison.json's numbers.
+    paragraph = result["verdict"]
+    l1 = result["comparison"]["groups"][0]["metrics"]["final_l1"]["mean"]
+    assert f"Final held-out L1: conv {l1:.4f}" in paragraph and "Best held-out SSIM (higher is better): conv" in paragraph
+    assert "after 0.0 epochs" not in paragraph
     rows = loaded.rows
     assert rows[-1]["l1"] > 0 and rows[-1]["ssim_lxgw-wenkai"] > 0  # columns it does not know are kept
