@@ -69,6 +69,21 @@ def test_bare_loop_matches_the_module_update():
     assert loop.opt_d.param_groups[0]["lr"] == gan.hparams.lr_d and loop.opt_g.param_groups[0]["betas"] == (0.5, 0.999)
 
 
+def test_bare_loop_runs_the_shared_recipes_ema_and_lazy_r1(monkeypatch):
+    """The shared recipe's step: R1 on D updates 0, 16, 32, ... weighted by 16, and one EMA update per G step."""
+    config = bench.load_config(REPO / "configs/calligraphy_dcgan.yaml")
+    gan = bench.build_gan(config, 16)
+    loop = bench.BareLoop(gan, gan.generator, gan.discriminator, torch.device("cpu"))
+    seen = []
+    real_terms = bench.discriminator_terms
+    monkeypatch.setattr(bench, "discriminator_terms", lambda *a, **k: seen.append(k["r1_gamma"]) or real_terms(*a, **k))
+    for _ in range(17):
+        loop.iteration(torch.rand(4, 1, 16, 16) * 2 - 1)
+    gamma = gan.hparams.r1_gamma * 16
+    assert seen == [gamma] + [0.0] * 15 + [gamma]
+    assert int(loop.ema.num_updates) == 17
+
+
 def test_bf16_mixed_bare_loop_runs_under_autocast_as_lightning_does():
     """``--precision bf16-mixed``: the bare loop's convolutions run in bfloat16 (as under Lightning's
     bf16-mixed plugin) while the weights and their Adam updates stay float32."""
