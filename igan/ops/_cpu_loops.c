@@ -461,3 +461,75 @@ int inv_cx_##SUF(const T *gy, const T *x, T *gw, const int64_t *geo, int nthread
 
 DEFINE_LOOPS(float, f32, vec_f32, veci_f32, int32_t)
 DEFINE_LOOPS(double, f64, vec_f64, veci_f64, int64_t)
+
+/* ---- bfloat16: bf16 loads and stores, float32 arithmetic ----
+ * Each (batch, group) block is widened to float32 in a thread's buffer, run through the float32
+ * loops as a problem of its own (B = G = 1, one thread) and narrowed back with round-to-nearest-even.
+ * The big tensors move at half the bytes, and every output is the float32 result rounded once, the
+ * same bits as the float32 loops on the widened operands. */
+static inline float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  /* NaN stays a quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static void widen(const uint16_t *src, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = bf16_to_f32(src[i]);
+}
+
+static void narrow(const float *src, uint16_t *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = f32_to_bf16(src[i]);
+}
+
+typedef int (*f32_loop)(const float *, const float *, float *, const int64_t *, int);
+
+/* na, nb, nout: elements of one block of each operand and of the output (each tensor's blocks are
+ * contiguous and in (batch, group) order). */
+static int bf16_blocks(f32_loop loop, const uint16_t *a, const uint16_t *b, uint16_t *out, const int64_t *geo,
+                       int nthreads, int64_t na, int64_t nb, int64_t nout) {
+    plan_t s;
+    if (make_plan(geo, &s, VBYTES / sizeof(float))) return INV_EGEOM;
+    const int64_t one[11] = {1, s.cg, 1, s.H, s.W, s.Ho, s.Wo, s.K, s.d, s.pt, s.pl};
+    int rc = 0;
+    _Pragma("omp parallel num_threads(nthreads)")
+    {
+        float *fa = scratch(1, na + nb, nout, sizeof(float));
+        float *fb = fa ? fa + na : NULL, *fo = fb ? fb + nb : NULL;
+        if (!fa) { _Pragma("omp atomic write") rc = INV_ENOMEM; }
+        _Pragma("omp for schedule(static)")
+        for (int64_t bg = 0; bg < s.B * s.G; bg++) {
+            if (!fa) continue;
+            widen(a + bg * na, fa, na);
+            widen(b + bg * nb, fb, nb);
+            int e = loop(fa, fb, fo, one, 1);
+            if (e) { _Pragma("omp atomic write") rc = e; continue; }
+            narrow(fo, out + bg * nout, nout);
+        }
+        free(fa);
+    }
+    return rc;
+}
+
+int inv_fwd_bf16(const uint16_t *x, const uint16_t *w, uint16_t *y, const int64_t *geo, int nthreads) {
+    int64_t cg = geo[2] > 0 ? geo[1] / geo[2] : 0, kk = geo[7] * geo[7];
+    return bf16_blocks(inv_fwd_f32, x, w, y, geo, nthreads, cg * geo[3] * geo[4], kk * geo[5] * geo[6], cg * geo[5] * geo[6]);
+}
+
+int inv_tx_bf16(const uint16_t *gy, const uint16_t *w, uint16_t *gx, const int64_t *geo, int nthreads) {
+    int64_t cg = geo[2] > 0 ? geo[1] / geo[2] : 0, kk = geo[7] * geo[7];
+    return bf16_blocks(inv_tx_f32, gy, w, gx, geo, nthreads, cg * geo[5] * geo[6], kk * geo[5] * geo[6], cg * geo[3] * geo[4]);
+}
+
+int inv_cx_bf16(const uint16_t *gy, const uint16_t *x, uint16_t *gw, const int64_t *geo, int nthreads) {
+    int64_t cg = geo[2] > 0 ? geo[1] / geo[2] : 0, kk = geo[7] * geo[7];
+    return bf16_blocks(inv_cx_f32, gy, x, gw, geo, nthreads, cg * geo[5] * geo[6], cg * geo[3] * geo[4], kk * geo[5] * geo[6]);
+}

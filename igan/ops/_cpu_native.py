@@ -1,4 +1,4 @@
-"""The CPU loops of ``_cpu_loops.c`` (stride 1, float32/float64), built once per machine and loaded.
+"""The CPU loops of ``_cpu_loops.c`` (stride 1, float32/float64/bfloat16), built once per machine and loaded.
 
 Inductor vectorises its loop along a map's rows, which run half empty once a row is shorter than a
 vector (8x8 on AVX-512, 4x4 on AVX2), and it pads the input in a separate pass. These loops work on
@@ -34,7 +34,7 @@ __all__ = ["supports", "fwd", "tx", "cx"]
 
 _SOURCE = Path(__file__).with_name("_cpu_loops.c")
 _FLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=gnu11"]
-_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64", torch.bfloat16: "bf16"}
 _MAX_TAPS = 1024  # the plan's fixed offset table in the C file
 _WORK_PER_THREAD = 1 << 18  # multiply-adds below which another thread does not pay
 _ENOMEM = -2  # INV_ENOMEM of the C file (INV_EGEOM = -1)
@@ -43,7 +43,7 @@ _lock = threading.Lock()
 
 
 def supports(a: torch.Tensor, b: torch.Tensor, g: Geom) -> bool:
-    """Whether these loops handle a call on ``a`` and ``b``: CPU, both float32 or both float64, stride 1."""
+    """Whether these loops handle a call on ``a`` and ``b``: CPU, both float32, float64 or bfloat16, stride 1."""
     return (
         a.device.type == "cpu"
         and b.device.type == "cpu"

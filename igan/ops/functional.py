@@ -112,12 +112,12 @@ def _call_compiled(name: str, *args):
 def _compiled_call(op: str, *args):
     """``op``'s compiled kernel.
 
-    CPU, stride 1, float32/float64: the C loops of :mod:`igan.ops._cpu_native`, which pad each
+    CPU, stride 1, float32/float64/bfloat16: the C loops of :mod:`igan.ops._cpu_native`, which pad each
     (batch, group) block in cache and vectorise over flattened rows, so maps whose rows are shorter
     than a vector (4x4, 8x8 on AVX-512) run as fast per element as large ones; built once per
     machine, one build for every shape (no recompilation per shape).
 
-    Other CPU calls (bf16/fp16, stride > 1) use Inductor; its forward pads the input eagerly first,
+    Other CPU calls (fp16, stride > 1) use Inductor; its forward pads the input eagerly first,
     because Inductor's fused padding masks every tap's load at the image border (the unmasked loop
     on the padded copy was about twice as fast). GPUs keep the fused padding (masked loads are cheap
     there, an extra pass over memory is not).

@@ -1,4 +1,4 @@
-"""The CPU loops of ``igan.ops._cpu_native`` (stride 1, float32/float64) against the unfold reference.
+"""The CPU loops of ``igan.ops._cpu_native`` (stride 1, float32/float64/bfloat16) against the unfold reference.
 
 They pad each (batch, group) block in cache and vectorise over flattened rows, so the cases below
 cover what that layout can get wrong: maps smaller than a vector chunk (4x4, 2x3, 1x1), rows of
@@ -6,7 +6,8 @@ every length around the vector widths, padding larger or smaller than "same" (ou
 smaller than the input), even K, dilation, groups of one channel, channel counts that are not a
 multiple of the loops' channel blocks (8, then 4, then 1), kernel tap counts around the kernel
 gradient's tap blocks (9, then 4, then 1), outputs that leave input rows or columns unread, and the
-second derivative in float64.
+second derivative in float64. The bfloat16 loops are checked bit for bit against the float32 loops on
+the widened operands, rounded once.
 """
 
 from __future__ import annotations
@@ -64,6 +65,54 @@ def test_forward_and_both_gradients_match_unfold(B, C, H, W, G, K, p, d, dtype):
     torch.testing.assert_close(y, ref)
     torch.testing.assert_close(gx, rgx)
     torch.testing.assert_close(gw, rgw)
+
+
+@pytest.mark.parametrize("B,C,H,W,G,K,p,d", CASES)
+def test_bf16_loops_are_the_float32_loops_rounded_once(B, C, H, W, G, K, p, d):
+    """bf16 loads and stores, float32 arithmetic: each map equals the float32 loops on the widened
+    operands rounded to bf16 (round to nearest even, as torch rounds), bit for bit."""
+    x, w, gy = make(B, C, H, W, G, K, 1, p, d, dtype=torch.float32)
+    geom = _validate(x, w, K, 1, p, p, d)
+    x, w, gy = x.bfloat16(), w.bfloat16(), gy.bfloat16()
+    assert _cpu_native.supports(x, w, geom)
+    for op, a, b in (("fwd", x, w), ("tx", gy, w), ("cx", gy, x)):
+        low = getattr(_cpu_native, op)(a, b, geom)
+        wide = getattr(_cpu_native, op)(a.float(), b.float(), geom).bfloat16()
+        assert low.dtype == torch.bfloat16
+        assert torch.equal(low.view(torch.int16), wide.view(torch.int16)), op
+
+
+def test_bf16_rounding_and_non_finite_values():
+    """Sums halfway between two bf16 values round to even; inf and NaN come out as they went in."""
+    x = torch.zeros(1, 1, 1, 3)
+    x[0, 0, 0, :] = torch.tensor([1.0, 2**-8, 0.0])  # 1 + 2^-8 is halfway between 1 and 1 + 2^-7
+    w = torch.zeros(1, 1, 9, 1, 3)
+    w[0, 0, 4, 0, 0] = 1.0  # centre tap at column 0
+    w[0, 0, 5, 0, 0] = 1.0  # its right neighbour
+    w[0, 0, 4, 0, 2] = float("nan")
+    w[0, 0, 4, 0, 1] = float("inf")
+    geom = _validate(x, w, 3, 1, 1, 1, 1)
+    y = _cpu_native.fwd(x.bfloat16(), w.bfloat16(), geom).float()
+    assert y[0, 0, 0, 0].item() == 1.0  # 1 + 2^-8 rounds to the even neighbour 1.0
+    assert y[0, 0, 0, 1].item() == float("inf")
+    assert y[0, 0, 0, 2].isnan()
+
+
+def test_bf16_autocast_routes_to_the_loops_and_returns_bf16():
+    """Under CPU bf16 autocast (``--trainer.precision=bf16-mixed``) the op runs the bf16 loops in
+    both directions and its gradients come back in the leaves' dtype."""
+    x, w, gy = make(2, 32, 8, 8, 2, 3, 1, 1, 1, dtype=torch.float32)
+    x.requires_grad_(True)
+    w.requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = involution(x, w, 3, 1, 1, backend="compiled")
+    assert y.dtype == torch.bfloat16
+    gx, gw = torch.autograd.grad(y, (x, w), gy.bfloat16())
+    assert gx.dtype == gw.dtype == torch.float32
+    geom = _validate(x, w, 3, 1, 1, 1, 1)
+    assert torch.equal(y, _cpu_native.fwd(x.detach().bfloat16(), w.detach().bfloat16(), geom))
+    ref = unfold_reference(x.detach().double(), w.detach().double(), 3, 1, 1)
+    torch.testing.assert_close(y.double(), ref, atol=0.1, rtol=0.03)
 
 
 def test_asymmetric_padding_of_even_kernels():

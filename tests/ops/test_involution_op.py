@@ -327,8 +327,8 @@ def test_compiled_equals_eager(B, C, H, W, G, K, s, p, d, dtype):
 
 @pytest.mark.parametrize("backend", ["compiled", "auto"])
 def test_compiled_routes_each_call_to_its_kernel(monkeypatch, backend):
-    """CPU stride 1 in float32/float64: the C loops for all three maps. CPU otherwise (stride 2,
-    bf16): the input padded eagerly, then Inductor's unmasked loop (``fwd_padded``). Any other device
+    """CPU stride 1 in float32/float64/bfloat16: the C loops for all three maps. CPU otherwise (stride 2,
+    fp16): the input padded eagerly, then Inductor's unmasked loop (``fwd_padded``). Any other device
     (meta tensors stand in for CUDA) keeps the fused ``fwd_pure``. Both compilers are replaced by
     recorders that run the pure kernels eagerly: this checks the route, not the compilers."""
     calls = []
@@ -356,10 +356,12 @@ def test_compiled_routes_each_call_to_its_kernel(monkeypatch, backend):
     x2, w2, _ = make(2, 8, 11, 9, 4, 3, 2, 1, 1)
     torch.testing.assert_close(involution(x2, w2, 3, 2, 1, backend=backend), unfold_reference(x2, w2, 3, 2, 1))
     involution(x.bfloat16(), w.bfloat16(), 3, 1, 1, backend=backend)
+    involution(x.half(), w.half(), 3, 1, 1, backend=backend)
     xm, wm = x.to("meta"), w.to("meta")  # involution() itself would ask autocast about "meta": call _run
     inv_functional._run("fwd", backend, xm, wm, inv_functional._validate(xm, wm, 3, 1, 1, 1, 1))
     assert calls == [
         ("fwd_padded", "cpu", (2, 8, 13, 11)),
+        ("native fwd", "cpu", (2, 8, 7, 9)),
         ("fwd_padded", "cpu", (2, 8, 9, 11)),
         ("fwd_pure", "meta", (2, 8, 7, 9)),
     ]
