@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,fid]'
+	$(BIN)/pip install --quiet -e '.[dev,fid,app,font,slurm]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -22,6 +22,8 @@ COMMANDS = {
     "metrics": ("igan.metrics.cli:main", "FID, KID, precision, recall, density and coverage of two image folders"),
     "summary": ("igan.report.summary:main", "parameters and FLOPs of G and D per config"),
     "dashboard": ("igan.report.dashboard:main", "the W&B workspace comparing a study's models"),
+    "app": ("igan.app.cli:main", "the interactive page: generate, interpolate, translate, kernels (python -m igan.app)"),
+    "font": ("igan.font.cli:main", "a translation checkpoint's hand as a TrueType font (.ttf)"),
 }
 
 

@@ -29,6 +29,8 @@ LAYERS = {
     "gan": 4, "sampling": 4, "lightning_internals": 4,
     "training": 5, "translation": 5,
     "report": 6, "study": 6, "commands": 6, "__main__": 6,
+    "font": 6,
+    "app": 6,
 }
 
 

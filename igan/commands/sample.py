@@ -10,11 +10,18 @@ A translation checkpoint (``configs/translate/*.yaml``) translates characters in
 ``--chars 永字八法 --style "LXGW WenKai" --out x.png`` renders them in the run's source font and
 writes one grid: the source row, then per style the translated row and the true row (white where
 that style's font lacks the character). ``--style all`` gives a row pair per style.
+
+``--truncation T`` draws z from the standard normal truncated to |z_i| <= T (values outside are
+resampled, not clipped): less variety, more typical images. ``--interpolate A B --frames N``
+generates the path from seed A's z (that of the first image ``--seed A`` draws) to seed B's,
+spherical (``--path slerp``, the default) or linear, as one row (``--out x.png``, .jpg, .jpeg) or
+an animation (``--out x.gif`` or ``x.webp``, lossless).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -23,10 +30,17 @@ import torch
 from tqdm import tqdm
 
 from igan.errors import ArgumentParser, IganError, UsageError
-from igan.sampling import generate_batches, load_generator, output_kind, write_folder, write_grid
+from igan.io.images import grid_array, save_image
+from igan.sampling import (animation_kind, generate_batches, interpolation_frames, load_generator, output_kind,
+                           write_animation, write_folder, write_grid)
 
 #: The most images one grid holds (a 64 x 64 grid: 8192 px wide at 128 px per image).
 MAX_GRID = 4096
+#: The most frames of an interpolation (a row of 256 images at 64 px is 16,898 px wide).
+MAX_FRAMES = 256
+#: The smallest --truncation: below it almost every draw is rejected.
+MIN_TRUNCATION = 0.01
+ROW_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
 def counting(batches: Iterable[torch.Tensor], bar: tqdm) -> Iterator[torch.Tensor]:
@@ -66,6 +80,52 @@ def translate_chars(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_truncation(truncation: float | None) -> None:
+    if truncation is not None and not truncation >= MIN_TRUNCATION:
+        raise IganError(f"--truncation must be at least {MIN_TRUNCATION} (|z_i| <= T), got {truncation}")
+
+
+def check_interpolation(args: argparse.Namespace) -> None:
+    """IganError for options that do not go with --interpolate, or go only with it; fills its defaults."""
+    if args.interpolate is None:
+        given = [flag for flag, value in (("--frames", args.frames), ("--path", args.path)) if value is not None]
+        if given:
+            raise IganError(f"{given[0]} goes with --interpolate SEED_A SEED_B")
+        return
+    clashes = [flag for flag, value in (("--chars", args.chars), ("--style", args.style), ("--num", args.num),
+                                        ("--seed", args.seed)) if value is not None]
+    if clashes:
+        raise IganError(f"{clashes[0]} does not go with --interpolate (the seeds are its two values, "
+                        "the images its --frames)")
+    args.frames = 8 if args.frames is None else args.frames
+    args.path = args.path or "slerp"
+    seed_a, seed_b = args.interpolate
+    if seed_a == seed_b:
+        raise IganError(f"--interpolate needs two different seeds, got {seed_a} twice")
+    if not 2 <= args.frames <= MAX_FRAMES:
+        raise IganError(f"--frames must be from 2 to {MAX_FRAMES}, got {args.frames}")
+    suffix = Path(args.out).suffix.lower()
+    folder = args.out.endswith(("/", os.sep)) or Path(args.out).is_dir()
+    if folder or not (animation_kind(args.out) or suffix in ROW_SUFFIXES):
+        raise IganError(f"--out {args.out}: --interpolate writes a row ({', '.join(ROW_SUFFIXES)}) or an "
+                        "animation (.gif, .webp)")
+
+
+def interpolate(args: argparse.Namespace) -> int:
+    """The --interpolate path: one row or one animation of the frames from seed A to seed B."""
+    if len(args.ckpt) > 1:
+        raise IganError("--ckpt takes one checkpoint with --interpolate")
+    generator = load_unconditional(args.ckpt[0]).to(args.device)
+    seed_a, seed_b = args.interpolate
+    images = interpolation_frames(generator, seed_a, seed_b, args.frames, args.path, args.truncation)
+    if animation_kind(args.out):
+        path = write_animation(images, args.out)
+    else:
+        path = save_image(grid_array(images, nrow=len(images)), args.out)
+    print(f"wrote {path}")
+    return 0
+
+
 def refuse_existing(out: str, num: int, grid: bool) -> None:
     """Stop before generating when ``out`` would replace a file: samples of another run are not lost."""
     if grid:
@@ -82,8 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ckpt", required=True, nargs="+",
                         help="checkpoint written by igan train; with --chars, several translation checkpoints "
                              "give one row each, side by side")
-    parser.add_argument("--num", type=int, default=64, help="number of images (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--num", type=int, default=None, help="number of images (default 64)")
+    parser.add_argument("--seed", type=int, default=None, help="noise seed (default 0)")
+    parser.add_argument("--truncation", type=float, default=None, metavar="T",
+                        help="draw z from the standard normal truncated to |z_i| <= T, resampling the values "
+                             "outside (e.g. 0.7; default off: the plain normal)")
+    parser.add_argument("--interpolate", type=int, nargs=2, default=None, metavar=("SEED_A", "SEED_B"),
+                        help="the images along the path from the z of seed A's first image to seed B's, as one "
+                             "row (--out .png, .jpg, .jpeg) or an animation (--out .gif or .webp)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="with --interpolate: the number of images, both ends included (default 8)")
+    parser.add_argument("--path", choices=("slerp", "lerp"), default=None,
+                        help="with --interpolate: spherical (slerp, the default) or linear (lerp) interpolation")
     parser.add_argument("--out", default="samples/sample.png",
                         help="a grid file (.png, .jpg, .jpeg or .webp: that format) or a folder for one PNG per "
                              "image (a path without a suffix, or ending in /) (default samples/sample.png)")
@@ -103,10 +173,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
+        check_interpolation(args)
+        if args.truncation is not None and args.chars is not None:
+            raise IganError("--truncation goes with noise, not with --chars (a translation draws none)")
+        check_truncation(args.truncation)
+        args.num = 64 if args.num is None else args.num
+        args.seed = 0 if args.seed is None else args.seed
         if not args.overwrite:
-            refuse_existing(args.out, args.num, grid=args.chars is not None or output_kind(args.out) == "grid")
+            single = args.chars is not None or args.interpolate is not None or output_kind(args.out) == "grid"
+            refuse_existing(args.out, args.num, grid=single)
         if args.device.startswith("cuda") and not torch.cuda.is_available():
             raise IganError("--device cuda requested but no CUDA device is available")
+        if args.interpolate is not None:
+            return interpolate(args)
         if args.chars is not None:
             return translate_chars(args)
         if args.style is not None:
@@ -123,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             raise IganError(f"--num {args.num} is too many for one grid (at most {MAX_GRID}); "
                             f"write them to a folder instead (--out without an image suffix)")
         generator = load_unconditional(args.ckpt).to(args.device)
-        batches = generate_batches(generator, args.num, args.seed, args.batch_size)
+        batches = generate_batches(generator, args.num, args.seed, args.batch_size, args.truncation)
         with tqdm(total=args.num, unit="img", desc="generating", file=sys.stderr, leave=False) as bar:
             counted = counting(batches, bar)
             paths = [write_grid(counted, args.out)] if kind == "grid" else write_folder(counted, args.out)

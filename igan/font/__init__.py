@@ -1,0 +1,1 @@
+"""A translation checkpoint's hand as an installable TrueType font: translate, trace, write (``igan font``)."""

@@ -1,0 +1,64 @@
+"""Checkpoints of real few-batch trainings for the page's tests, trained once per test process:
+a DCGAN and an IDCGAN on a tiny CIFAR-10 (Generate, Interpolate; Kernels) and a translation run
+on two Kai fonts (Translate)."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+from conftest import REPO, TEST_CHARS, _md5, write_tiny_cifar10
+from training.test_failures import cli_args
+
+ROOT = Path(tempfile.mkdtemp(prefix="igan-app-tests-"))
+atexit.register(shutil.rmtree, ROOT, ignore_errors=True)
+STYLES = ["AR PL UKai CN", "LXGW WenKai"]
+TRANSLATION_SIZE = 32
+
+
+@functools.cache
+def tiny_cifar() -> Path:
+    write_tiny_cifar10(ROOT / "cifar")
+    return ROOT / "cifar"
+
+
+@functools.cache
+def gan_checkpoint(config: str = "cifar10_dcgan.yaml") -> Path:
+    """``last.ckpt`` of a 2-batch training of ``config`` at width 8."""
+    from torchvision.datasets import CIFAR10
+
+    from igan.training.cli import main as train
+
+    out, data = ROOT / config.removesuffix(".yaml"), tiny_cifar()
+    folder = data / "cifar-10-batches-py"
+    saved = CIFAR10.train_list, CIFAR10.test_list, CIFAR10.meta  # torchvision's md5 check, pointed at the tiny files
+    CIFAR10.train_list = [[f"data_batch_{i}", _md5(folder / f"data_batch_{i}")] for i in range(1, 6)]
+    CIFAR10.test_list = [["test_batch", _md5(folder / "test_batch")]]
+    CIFAR10.meta = dict(CIFAR10.meta, md5=_md5(folder / "batches.meta"))
+    try:
+        assert train(cli_args(out, data, "--trainer.logger=false", config=config)) == 0
+    finally:
+        CIFAR10.train_list, CIFAR10.test_list, CIFAR10.meta = saved
+    (ckpt,) = (out / "runs").glob("*/checkpoints/last.ckpt")
+    return ckpt
+
+
+@functools.cache
+def translation_checkpoint() -> Path:
+    """``last.ckpt`` of a 2-batch translation training (conv blocks, 32 px, two styles)."""
+    from igan.translation.cli import main as train
+
+    out = ROOT / "translation"
+    tiny = ["--model.width_g=8", "--model.width_d=8", "--model.style_dim=8", f"--data.image_size={TRANSLATION_SIZE}",
+            "--model.block_resolutions=[8]", f"--data.chars={TEST_CHARS}", f'--data.styles=["{STYLES[0]}", "{STYLES[1]}"]',
+            "--data.batch_size=4", "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
+            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--trainer.logger=false",
+            "--samples.num_chars=4", "--metrics.num_chars=3", "--metrics.batch_size=4", "--metrics.fid=false",
+            "--run_name=translate-conv"]
+    assert train(["--config", str(REPO / "configs" / "translate" / "calligraphy_conv.yaml"), *tiny,
+                  f"--data.root={ROOT / 'glyphs'}", f"--trainer.default_root_dir={out / 'runs'}",
+                  f"--samples_root={out / 'samples'}"]) == 0
+    return out / "runs" / "translate-conv" / "checkpoints" / "last.ckpt"
