@@ -2,8 +2,9 @@
 
 A run is planned from what its folder holds (``metrics.csv``, ``checkpoints/last.ckpt``), so
 re-running a study continues it whichever executor trained it before. Nothing here starts a
-process: an executor (:mod:`igan.study.pool` on this machine) trains what the plan says, each run
-with :func:`training_args`, and reports progress with :func:`progress_line`.
+process: an executor (:mod:`igan.study.pool` on this machine, :mod:`igan.study.slurm` on a cluster)
+trains what the plan says, each run with :func:`training_args`, and reports progress with
+:func:`progress_line`.
 """
 
 from __future__ import annotations
@@ -104,16 +105,20 @@ def check_request(seeds: tuple[int, ...], jobs: int, overrides: list[str]) -> No
             raise IganError(f"{arg.split('=')[0]} is set by the study itself; use --epochs, --seeds, --group or --out")
 
 
-def plan_study(configs: list[str], seeds: list[int], epochs: int, out: Path) -> list[PlannedRun]:
-    """Every config with every seed, seed by seed (so early results cover every config), each planned."""
+def study_runs(configs: list[str], seeds: list[int], epochs: int) -> list[PlannedRun]:
+    """Every config with every seed, seed by seed (so early results cover every config), not yet planned."""
     paths = [Path(c) for c in configs]
     for path in paths:
         if not path.is_file():
             raise IganError(f"config not found: {path}")
     if len({p.stem for p in paths}) != len(paths):
         raise IganError("two configs have the same file name; the study names runs after them")
-    runs = [PlannedRun(p, f"{p.stem}-s{seed}", epochs, seed=seed, label=p.stem) for seed in seeds for p in paths]
-    return [plan_run(r, run_dir(out, r)) for r in runs]
+    return [PlannedRun(p, f"{p.stem}-s{seed}", epochs, seed=seed, label=p.stem) for seed in seeds for p in paths]
+
+
+def plan_study(configs: list[str], seeds: list[int], epochs: int, out: Path) -> list[PlannedRun]:
+    """:func:`study_runs`, each planned from its folder (:func:`plan_run`): when none of its runs is training."""
+    return [plan_run(r, run_dir(out, r)) for r in study_runs(configs, seeds, epochs)]
 
 
 def training_args(run: PlannedRun, out: Path, group: str, overrides: list[str]) -> list[str]:

@@ -11,8 +11,9 @@ the threads it gave the child and the CPU share the child got, so a comparison c
 runs' minutes compare.
 
 An executor is built with ``(runs, out, group, overrides, jobs)``, trains the runs not done with
-:meth:`LocalPool.train`, and lists those that failed in ``failed`` as ``(run, exit code)``; another
-executor (a cluster's queue) is another module beside this one with the same three parts.
+:meth:`LocalPool.train`, and lists those that failed in ``failed`` as ``(run, exit code)``. A
+cluster's queue does not wait like this: :mod:`igan.study.slurm` submits and returns, and shares
+with this pool the run's command line (:func:`train_command`) and log (:func:`open_log`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,25 @@ def child_env(run: PlannedRun, slot: int, jobs: int, threads: int, gpus: list[st
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
     return env
+
+
+def train_command(run: PlannedRun, out: Path, group: str, overrides: list[str]) -> list[str]:
+    """A run's training: ``python -m igan train`` with :func:`~igan.study.plan.training_args`, on any executor."""
+    return [sys.executable, "-m", "igan", "train", *training_args(run, out, group, overrides)]
+
+
+def open_log(run: PlannedRun, out: Path, where: str = "") -> tuple[IO, str]:
+    """The run's ``train.log`` opened to append (a resumed run's log continues the killed one's), its header written.
+
+    Returns the file and how the run starts ("starting" or "resuming from last.ckpt at epoch N").
+    """
+    run.log = run_dir(out, run) / "train.log"
+    run.log.parent.mkdir(parents=True, exist_ok=True)
+    log = open(run.log, "a")
+    how = f"resuming from last.ckpt at epoch {run.done}" if run.state == "resume" else "starting"
+    log.write(f"=== igan.study {time.strftime('%Y-%m-%d %H:%M:%S')}: {how}{where}\n")
+    log.flush()
+    return log, how
 
 
 def _die_with_parent() -> None:
@@ -119,12 +139,7 @@ class LocalPool:
 
     def launch(self, index: int, slot: int) -> Child:
         run = self.runs[index]
-        run.log = run_dir(self.out, run) / "train.log"
-        run.log.parent.mkdir(parents=True, exist_ok=True)
-        log = open(run.log, "a")  # a resumed run's log continues the killed one's
-        how = f"resuming from last.ckpt at epoch {run.done}" if run.state == "resume" else "starting"
-        log.write(f"=== igan.study {time.strftime('%Y-%m-%d %H:%M:%S')}: {how}\n")
-        log.flush()
+        log, how = open_log(run, self.out)
         env = child_env(run, slot, self.jobs, self.threads, self.gpus)
         share = (f", {self.threads} thread(s)" + (f", GPU {env['CUDA_VISIBLE_DEVICES']}" if self.gpus else "")
                  if self.jobs > 1 else "")
@@ -135,7 +150,7 @@ class LocalPool:
 
     def command(self, run: PlannedRun) -> list[str]:
         """The child's command line: ``python -m igan train`` with the run's arguments."""
-        return [sys.executable, "-m", "igan", "train", *training_args(run, self.out, self.group, self.overrides)]
+        return train_command(run, self.out, self.group, self.overrides)
 
     def record(self, child: Child, cpu_seconds: Optional[float]) -> None:
         """Add the ended child's session to its run's machine.json (nothing when its CPU time is unknown)."""

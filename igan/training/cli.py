@@ -41,7 +41,7 @@ from igan.training.checkpoints import (
 from igan.training.guards import DivergenceGuard
 from igan.training.history import RunHistory
 from igan.training.progress import RunProgressBar
-from igan.training.resume import ExactResume, GracefulInterrupt
+from igan.training.resume import ExactResume, GracefulInterrupt, cluster_plugins
 from igan.training.run_folder import launched_as_rank_zero
 
 
@@ -158,7 +158,7 @@ class IganCLI(RunFolderCLI):
                 isinstance(c, ProgressBar) for c in configured):
             extra.append(RunProgressBar())  # Lightning's bar, plus the time left for the whole run
         if not trainer_config.get("plugins"):
-            trainer_config["plugins"] = [AtomicCheckpointIO()]
+            trainer_config["plugins"] = [AtomicCheckpointIO(), *cluster_plugins()]  # no SLURM requeue in a study
         trainer = self._instantiate_trainer(trainer_config, extra)
         for callback in trainer.callbacks:
             if isinstance(callback, RunConfigSaver):

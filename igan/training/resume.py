@@ -24,6 +24,7 @@ rather than save a half-updated batch.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sys
@@ -282,3 +283,21 @@ class GracefulInterrupt(L.Callback):
                             "resume with --ckpt_path=last")
         else:
             self.outcome = f"interrupted ({how}) {where}, during a batch, before any checkpoint was written"
+
+
+#: Set to "1" in the environment of a study's SLURM array task (:mod:`igan.study.slurm_task`).
+NO_REQUEUE_ENV = "IGAN_SLURM_NO_REQUEUE"
+
+
+def cluster_plugins() -> list:
+    """Lightning's SLURM environment with its auto-requeue off, when ``IGAN_SLURM_NO_REQUEUE=1`` under SLURM.
+
+    Lightning requeues a SLURM job by itself on SIGUSR1; a study's array task is resubmitted by the
+    study instead, which resumes it from last.ckpt, and the two must not both requeue it. Anywhere
+    else, nothing: Lightning picks its cluster environment as usual.
+    """
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    if os.environ.get(NO_REQUEUE_ENV) != "1" or not SLURMEnvironment.detect():
+        return []
+    return [SLURMEnvironment(auto_requeue=False)]
