@@ -27,6 +27,15 @@ ANIMATION_FORMATS = {".gif": "GIF", ".webp": "WEBP"}
 FRAME_MS = 100
 
 
+def checkpoint_name(path: str | Path) -> str:
+    """How a checkpoint is named to people (the page's lists, a font's name table): ``<run>/<file>``
+    for a run's ``checkpoints/`` file (``calligraphy-idcgan-s0/last.ckpt``), else the file name."""
+    path = Path(path)
+    if path.parent.name == "checkpoints" and path.parent.parent.name:
+        return f"{path.parent.parent.name}/{path.name}"
+    return path.name
+
+
 def load_generator(ckpt_path: str | Path, map_location: str = "cpu") -> nn.Module:
     """The generator of a checkpoint (its EMA copy when the run kept one), in eval mode."""
     path = Path(ckpt_path)

@@ -15,6 +15,7 @@ from typing import Callable, Optional
 from igan.app.models import Models
 from igan.commands.sample import MAX_FRAMES, MIN_TRUNCATION
 from igan.errors import IganError
+from igan.font.charsets import unique_chars
 from igan.io.images import grid_array, save_image
 from igan.noise import fixed_noise
 from igan.sampling import generate_batches, interpolation_frames, write_animation, write_grid
@@ -90,7 +91,7 @@ def interpolate(models: Models, name: str, seed_a, seed_b, frames, path: str, tr
 
 
 def characters(text: str) -> str:
-    chars = "".join(dict.fromkeys(c for c in text or "" if not c.isspace()))
+    chars = unique_chars(text or "")
     if not chars:
         raise IganError("type the characters to translate: the text is empty")
     if len(chars) > MAX_CHARS:

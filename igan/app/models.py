@@ -14,16 +14,9 @@ from torch import nn
 
 from igan.errors import IganError
 from igan.io.checkpoint_file import load_checkpoint_file
-from igan.sampling import load_generator
+from igan.sampling import checkpoint_name, load_generator
 from igan.training.kernel_maps import involution_layers
 from igan.translation.sampling import TASK, Translator, checkpoint_task, load_translator
-
-
-def checkpoint_name(path: Path) -> str:
-    """``<run>/<file>`` for a run's ``checkpoints/`` file (``calligraphy-idcgan-s0/last.ckpt``), else the file name."""
-    if path.parent.name == "checkpoints" and path.parent.parent.name:
-        return f"{path.parent.parent.name}/{path.name}"
-    return path.name
 
 
 @dataclass

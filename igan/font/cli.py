@@ -19,18 +19,14 @@ import torch
 from fontTools.ttLib import TTFont
 from tqdm import tqdm
 
+from igan.data.calligraphy import gb2312_level1
 from igan.errors import ArgumentParser, IganError, UsageError
 from igan.font.build import write_font
-from igan.font.charsets import gb2312_level1, read_chars_file, unique_chars
+from igan.font.charsets import read_chars_file, unique_chars
 from igan.font.preview import write_preview
 from igan.font.trace import MODES
+from igan.sampling import checkpoint_name
 from igan.translation.sampling import load_translator
-
-
-def checkpoint_label(path: str | Path) -> str:
-    """How the font names its model: ``<run>/<file>`` for a run's ``checkpoints/`` file, else the file name."""
-    path = Path(path)
-    return f"{path.parent.parent.name}/{path.name}" if path.parent.name == "checkpoints" else path.name
 
 
 def parser() -> argparse.ArgumentParser:
@@ -94,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                path = write_font(translator, args.style, chars, out, progress, model_name=checkpoint_label(args.ckpt),
+                path = write_font(translator, args.style, chars, out, progress, model_name=checkpoint_name(args.ckpt),
                                   skip_missing=args.skip_missing, batch_size=args.batch_size, mode=args.mode)
             finally:
                 if bar is not None:

@@ -15,8 +15,9 @@ skipped, a run with a ``last.ckpt`` resumes from it, any other starts; the compa
 ``--jobs N`` trains N runs at once, each with 1/N of the CPU threads (or the GPUs in turn).
 
 ``--executor slurm`` submits the runs not done as one SLURM job array instead and returns; the
-same command again shows each run's state, resubmits the runs stopped or failed (resuming from
-their last.ckpt), and writes the comparison once every run is done (:mod:`igan.study.slurm`).
+same command again shows each run's state, resubmits the runs stopped from outside (resuming from
+their last.ckpt; failed ones with ``--slurm-retry-failed``), and writes the comparison once every
+run is done (:mod:`igan.study.slurm`).
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def slurm_study(configs: list[str], epochs: int, out: Path, overrides: list[str]
     runs = study_runs(configs, list(seeds), epochs)
     group = group or f"study-{out.resolve().name}"
     jobs = slurm_state.read_jobs(out)
-    statuses = slurm_state.run_statuses(runs, out, jobs, slurm.queue() if jobs else {})
+    statuses = slurm_state.run_statuses(runs, out, jobs, slurm.queue() if jobs else {}, options.retry_failed)
     counts = {s: sum(x.state == s for x in statuses) for s in ("done", "running", "queued", "stopped", "failed")}
     print(f"Study of {len(runs)} run(s) ({len(configs)} config(s) x {len(seeds)} seed(s)), {epochs} epoch(s) each, "
           f"on SLURM, W&B group {group!r}, in {out}", flush=True)
@@ -165,6 +166,9 @@ def build_parser() -> ArgumentParser:
                               "resumes on the next invocation")
     cluster.add_argument("--slurm-parallel", type=int, default=None, metavar="N",
                          help="tasks running at once (the array's %%N)")
+    cluster.add_argument("--slurm-retry-failed", action="store_true",
+                         help="resubmit runs that failed by themselves too (stopped ones always are), once the cause "
+                              "is fixed")
     cluster.add_argument("--slurm-sbatch", action="append", default=[], metavar="LINE",
                          help="an extra sbatch option (--slurm-sbatch=--qos=high, or '#SBATCH --qos=high') or a shell "
                               "line run before each task ('module load cuda'); repeatable")
@@ -174,7 +178,7 @@ def build_parser() -> ArgumentParser:
 def slurm_options(args: argparse.Namespace) -> Optional[SlurmOptions]:
     """The SLURM options given; None when none is (the local executor refuses them)."""
     options = SlurmOptions(args.slurm_partition, args.slurm_gpus_per_task, args.slurm_cpus_per_task, args.slurm_mem,
-                           args.slurm_time, args.slurm_parallel, list(args.slurm_sbatch))
+                           args.slurm_time, args.slurm_parallel, list(args.slurm_sbatch), args.slurm_retry_failed)
     return options if options != SlurmOptions() else None
 
 

@@ -44,6 +44,7 @@ class SlurmOptions:
     time: Optional[str] = None  # SLURM's --time: minutes, H:MM:SS, D-HH:MM...
     parallel: Optional[int] = None  # tasks at once, the array's %N
     sbatch: list[str] = field(default_factory=list)  # extra "#SBATCH --key=value" lines, or shell lines
+    retry_failed: bool = False  # resubmit runs that failed by themselves (not only those stopped from outside)
 
 
 def minutes(text: str) -> int:

@@ -4,7 +4,10 @@ A run's state comes from its own folder (``metrics.csv`` against the budget, ``l
 ``train.log``), the job id of its latest task (``<out>/slurm/jobs.json``, written at submission)
 and ``squeue``'s listing of that task. A run is submitted again only when it is neither done nor in
 the queue (pending or running): a task stopped by its time limit, preemption or ``scancel`` then
-resumes from its ``last.ckpt``, and a finished run never trains twice.
+resumes from its ``last.ckpt``, and a finished run never trains twice. A run that failed by itself
+(an exception, a bad override) is reported with its log's last line and held back, so checking a
+study's state never resubmits the same failure; ``retry_failed`` (``--slurm-retry-failed``)
+resubmits it once the cause is fixed.
 """
 
 from __future__ import annotations
@@ -62,11 +65,12 @@ class RunStatus:
     job: Optional[str] = None  # its latest task's job id
     detail: str = ""
     reached: int = 0  # epochs its folder held when read (a run starting over has 0 left to resume from)
+    retry: bool = False  # a failed run goes into the array only when asked (--slurm-retry-failed)
 
     @property
     def submit(self) -> bool:
-        """Whether it goes into this invocation's array: not done and no task of it queued or running."""
-        return self.state in ("stopped", "failed", "new")
+        """Whether it goes into this invocation's array: stopped or new, or failed and retried."""
+        return self.state in ("stopped", "new") or (self.state == "failed" and self.retry)
 
     def describe(self) -> str:
         run, job = self.run, f"task {self.job}" if self.job else ""
@@ -77,8 +81,9 @@ class RunStatus:
             "queued": f"queued ({job}{', ' + self.detail if self.detail else ''})",
             "stopped": f"stopped at {progress} ({job}: {self.detail}); resubmitted, "
                        + ("resuming from last.ckpt" if run.state == "resume" else "starting over: no last.ckpt"),
-            "failed": f"failed at {progress} ({job}: {self.detail}); resubmitted, "
-                      + ("resuming from last.ckpt" if run.state == "resume" else "starting over"),
+            "failed": f"failed at {progress} ({job}: {self.detail}); "
+                      + (("resubmitted, " + ("resuming from last.ckpt" if run.state == "resume" else "starting over"))
+                         if self.retry else "held back: fix the cause, then add --slurm-retry-failed"),
             "new": "new" if run.state == "new" else f"to resume from last.ckpt ({progress}), not submitted before",
         }[self.state]
 
@@ -88,12 +93,13 @@ _STOPPED = re.compile(r"^interrupted|CANCELLED|DUE TO TIME LIMIT|DUE TO PREEMPTI
 
 
 def run_statuses(runs: list[PlannedRun], out: Path, jobs: dict[str, str],
-                 tasks: dict[str, tuple[str, str]]) -> list[RunStatus]:
+                 tasks: dict[str, tuple[str, str]], retry_failed: bool = False) -> list[RunStatus]:
     """Each run's state from its folder, its latest job id and the queue (``tasks``, from :func:`queue`).
 
-    A run with a task in the queue is only read (``metrics.csv``): its folder belongs to that task.
-    Any other run is planned (:func:`igan.study.plan.plan_run`): done, or to train again, resuming
-    from its ``last.ckpt`` when it has one.
+    A run with a task in the queue, or one that failed and is held back, is only read
+    (``metrics.csv``, ``train.log``): its folder stays as it is. Any other run is planned
+    (:func:`igan.study.plan.plan_run`): done, or to train again, resuming from its ``last.ckpt``
+    when it has one.
     """
     statuses = []
     for run in runs:
@@ -109,13 +115,16 @@ def run_statuses(runs: list[PlannedRun], out: Path, jobs: dict[str, str],
             continue
         line = last_line(run.log) or ""  # read before planning, which may move a folder without last.ckpt aside
         task_line = (last_line(out / SLURM_FOLDER / f"{job}_0_log.err") or "") if job else ""
+        stopped = bool(_STOPPED.search(line) or _STOPPED.search(task_line))
+        detail = line or task_line or "no log written"
+        if job is not None and reached < run.epochs and not stopped and not retry_failed:
+            statuses.append(RunStatus(run, "failed", job, detail, reached))
+            continue
         plan_run(run, folder)
         if run.state == "done":
             statuses.append(RunStatus(run, "done", job, reached=reached))
         elif job is None:
             statuses.append(RunStatus(run, "new", reached=reached))
         else:
-            stopped = bool(_STOPPED.search(line) or _STOPPED.search(task_line))
-            statuses.append(RunStatus(run, "stopped" if stopped else "failed", job,
-                                      line or task_line or "no log written", reached))
+            statuses.append(RunStatus(run, "stopped" if stopped else "failed", job, detail, reached, retry=True))
     return statuses

@@ -10,13 +10,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from conftest import REPO, TEST_CHARS, _md5, write_tiny_cifar10
+from conftest import _md5, write_tiny_cifar10
+from font.tiny_translation import SIZE as TRANSLATION_SIZE
+from font.tiny_translation import train_tiny
 from training.test_failures import cli_args
 
 ROOT = Path(tempfile.mkdtemp(prefix="igan-app-tests-"))
 atexit.register(shutil.rmtree, ROOT, ignore_errors=True)
-STYLES = ["AR PL UKai CN", "LXGW WenKai"]
-TRANSLATION_SIZE = 32
 
 
 @functools.cache
@@ -48,17 +48,5 @@ def gan_checkpoint(config: str = "cifar10_dcgan.yaml") -> Path:
 
 @functools.cache
 def translation_checkpoint() -> Path:
-    """``last.ckpt`` of a 2-batch translation training (conv blocks, 32 px, two styles)."""
-    from igan.translation.cli import main as train
-
-    out = ROOT / "translation"
-    tiny = ["--model.width_g=8", "--model.width_d=8", "--model.style_dim=8", f"--data.image_size={TRANSLATION_SIZE}",
-            "--model.block_resolutions=[8]", f"--data.chars={TEST_CHARS}", f'--data.styles=["{STYLES[0]}", "{STYLES[1]}"]',
-            "--data.batch_size=4", "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
-            "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--trainer.logger=false",
-            "--samples.num_chars=4", "--metrics.num_chars=3", "--metrics.batch_size=4", "--metrics.fid=false",
-            "--run_name=translate-conv"]
-    assert train(["--config", str(REPO / "configs" / "translate" / "calligraphy_conv.yaml"), *tiny,
-                  f"--data.root={ROOT / 'glyphs'}", f"--trainer.default_root_dir={out / 'runs'}",
-                  f"--samples_root={out / 'samples'}"]) == 0
-    return out / "runs" / "translate-conv" / "checkpoints" / "last.ckpt"
+    """``last.ckpt`` of the font tests' tiny translation training (conv blocks, 32 px, two styles)."""
+    return train_tiny(ROOT / "translation", ROOT / "glyphs")

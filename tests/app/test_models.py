@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from app.app_checkpoints import gan_checkpoint
 
-from igan.app.models import Models, checkpoint_name
+from igan.app.models import Models
 from igan.errors import IganError
+from igan.sampling import checkpoint_name
 
 
 def test_names_are_the_run_and_the_file():

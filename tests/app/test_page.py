@@ -16,7 +16,7 @@ from conftest import kai_fonts_installed
 from PIL import Image
 
 from igan.app import actions
-from igan.app.models import checkpoint_name
+from igan.sampling import checkpoint_name
 
 gradio = pytest.importorskip("gradio")
 client_module = pytest.importorskip("gradio_client")
@@ -29,7 +29,7 @@ def served() -> list:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server():
     from igan.app.cli import start
 
     ckpts = served()

@@ -13,7 +13,7 @@ from PIL import Image
 from tiny_translation import tiny_checkpoint
 
 from igan.__main__ import main as igan_main
-from igan.font.cli import checkpoint_label, main
+from igan.font.cli import main
 from igan.models.dcgan import DCGANGenerator
 from igan.models.spec import spec_of
 
@@ -51,7 +51,6 @@ def test_chars_and_a_chars_file_write_the_same_font(ckpt, tmp_path, capsys):
     font = TTFont(a)
     assert all(ord(c) in font.getBestCmap() for c in "永字八法")
     assert "run/last.ckpt" in font["name"].getDebugName(10)  # the run and the checkpoint file name the model
-    assert checkpoint_label(ckpt) == "run/last.ckpt" and checkpoint_label("x/hand.ckpt") == "hand.ckpt"
 
 
 def test_skip_missing_names_the_characters_in_one_warning_line(ckpt, tmp_path, capsys):

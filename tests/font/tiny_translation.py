@@ -1,7 +1,8 @@
 """A real translation checkpoint for the font tests: a few batches of the shipped conv config, tiny.
 
 Trained once per test session (per xdist worker) into the session's temporary folder; every test
-module of tests/font asks :func:`tiny_checkpoint` for the same file.
+module of tests/font asks :func:`tiny_checkpoint` for the same file (the page's tests, tests/app,
+train it with :func:`train_tiny` into their own folder).
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ TINY = ["--model.width_g=8", "--model.width_d=8", "--model.style_dim=8", f"--dat
         "--run_name=run"]
 
 
-def tiny_checkpoint(tmp_path_factory, data_root: Path) -> Path:
-    """``runs/run/checkpoints/last.ckpt`` of the tiny training, trained on first use."""
+def train_tiny(folder: Path, data_root: Path) -> Path:
+    """``<folder>/runs/run/checkpoints/last.ckpt`` of the tiny training, trained there on first use."""
     from igan.translation.cli import main as train
 
-    folder = tmp_path_factory.getbasetemp() / "font-translation"
     ckpt = folder / "runs" / "run" / "checkpoints" / "last.ckpt"
     if not ckpt.exists():
         assert train(["--config", str(REPO / "configs" / "translate" / "calligraphy_conv.yaml"), *TINY,
                       f"--data.root={data_root}", f"--trainer.default_root_dir={folder / 'runs'}",
                       f"--samples_root={folder / 'samples'}"]) == 0
     return ckpt
+
+
+def tiny_checkpoint(tmp_path_factory, data_root: Path) -> Path:
+    """The tiny training's ``last.ckpt`` in the session's temporary folder, trained on first use."""
+    return train_tiny(tmp_path_factory.getbasetemp() / "font-translation", data_root)

@@ -41,6 +41,12 @@ def test_only_runs_neither_done_nor_in_the_queue_are_submitted_again(tmp_path):
     assert {n: s.state for n, s in statuses.items()} == {
         "done": "done", "running": "running", "queued": "queued", "cancelled": "stopped", "timeout": "stopped",
         "crashed": "failed", "fresh": "new", "gone": "failed"}
+    # Stopped from outside and new runs go in; the failures are held back, their folders untouched.
+    assert [n for n, s in statuses.items() if s.submit] == ["cancelled", "timeout", "fresh"]
+    assert statuses["crashed"].describe() == ("failed at 1/4 epochs (task 7_5: RuntimeError: CUDA out of memory); "
+                                              "held back: fix the cause, then add --slurm-retry-failed")
+    assert folders["crashed"].is_dir()
+    statuses = {s.run.name: s for s in run_statuses(runs, out, jobs, tasks, retry_failed=True)}
     assert [n for n, s in statuses.items() if s.submit] == ["cancelled", "timeout", "crashed", "fresh", "gone"]
     assert folders["running"].is_dir() and statuses["running"].run.done == 2
     # The resubmitted ones resume where a last.ckpt allows, and each line says what happened.
