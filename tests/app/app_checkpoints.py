@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from conftest import _md5, write_tiny_cifar10
-from font.tiny_translation import SIZE as TRANSLATION_SIZE
-from font.tiny_translation import train_tiny
+from translation.tiny_run import SIZE as TRANSLATION_SIZE
+from translation.tiny_run import train_tiny
 from training.test_failures import cli_args
 
 ROOT = Path(tempfile.mkdtemp(prefix="igan-app-tests-"))

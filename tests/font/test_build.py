@@ -9,7 +9,7 @@ import torch
 from conftest import TEST_CHARS, requires_kai_font
 from fontTools.ttLib import TTFont
 from PIL import Image, ImageDraw, ImageFont
-from tiny_translation import SIZE, tiny_checkpoint
+from translation.tiny_run import SIZE, tiny_checkpoint
 
 from igan.errors import IganError
 from igan.font.build import write_font

@@ -10,7 +10,7 @@ import torch
 from conftest import REPO, requires_kai_font
 from fontTools.ttLib import TTFont
 from PIL import Image
-from tiny_translation import tiny_checkpoint
+from translation.tiny_run import tiny_checkpoint
 
 from igan.__main__ import main as igan_main
 from igan.font.cli import main

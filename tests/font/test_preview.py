@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import requires_kai_font
 from PIL import Image
-from tiny_translation import tiny_checkpoint
+from translation.tiny_run import tiny_checkpoint
 
 from igan.font.build import write_font
 from igan.font.preview import MAX_CHARS, text_line, write_preview

@@ -12,38 +12,26 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, TEST_CHARS, requires_kai_font
+from translation.tiny_run import SIZE, STYLES, train_tiny
 from PIL import Image
 
 from igan.io.images import grid_pixels
 from igan.models.dcgan import DCGANGenerator
 from igan.models.spec import spec_of
-from igan.translation.cli import main as train
 from igan.translation.data import PairsDataModule, to_unit_range
 from igan.translation.module import Translation
 from igan.translation.sampling import load_translator, translation_grid
 
 sample_main = runpy.run_path(str(REPO / "sample.py"), run_name="sample")["main"]
 
-STYLES = ["AR PL UKai CN", "LXGW WenKai"]
-SIZE = 32
 CHARS = TEST_CHARS[:4]
-TINY = ["--model.width_g=8", "--model.width_d=8", "--model.style_dim=8", f"--data.image_size={SIZE}",
-        "--model.block_resolutions=[8]", f"--data.chars={TEST_CHARS}", f'--data.styles=["{STYLES[0]}", "{STYLES[1]}"]',
-        "--data.batch_size=4", "--trainer.max_epochs=1", "--trainer.limit_train_batches=2",
-        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false", "--trainer.logger=false",
-        "--samples.num_chars=4", "--metrics.num_chars=3", "--metrics.batch_size=4", "--metrics.fid=false",
-        "--run_name=run"]
 
 pytestmark = requires_kai_font
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, calligraphy_root) -> Path:
-    tmp = tmp_path_factory.mktemp("translate-sample")
-    assert train(["--config", str(REPO / "configs" / "translate" / "calligraphy_conv.yaml"), *TINY,
-                  f"--data.root={calligraphy_root}", f"--trainer.default_root_dir={tmp / 'runs'}",
-                  f"--samples_root={tmp / 'samples'}"]) == 0
-    return tmp / "runs" / "run"
+    return train_tiny(tmp_path_factory.mktemp("translate-sample"), calligraphy_root).parent.parent
 
 
 @pytest.fixture(scope="module")

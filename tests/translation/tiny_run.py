@@ -1,8 +1,8 @@
-"""A real translation checkpoint for the font tests: a few batches of the shipped conv config, tiny.
+"""A real translation checkpoint for the tests: a few batches of the shipped conv config, tiny.
 
 Trained once per test session (per xdist worker) into the session's temporary folder; every test
-module of tests/font asks :func:`tiny_checkpoint` for the same file (the page's tests, tests/app,
-train it with :func:`train_tiny` into their own folder).
+module of tests/font asks :func:`tiny_checkpoint` for the same file (tests/app and tests/translation
+train it with :func:`train_tiny` into their own folders).
 """
 
 from __future__ import annotations
