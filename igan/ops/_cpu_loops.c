@@ -463,10 +463,14 @@ DEFINE_LOOPS(float, f32, vec_f32, veci_f32, int32_t)
 DEFINE_LOOPS(double, f64, vec_f64, veci_f64, int64_t)
 
 /* ---- bfloat16: bf16 loads and stores, float32 arithmetic ----
- * Each (batch, group) block is widened to float32 in a thread's buffer, run through the float32
- * loops as a problem of its own (B = G = 1, one thread) and narrowed back with round-to-nearest-even.
- * The big tensors move at half the bytes, and every output is the float32 result rounded once, the
- * same bits as the float32 loops on the widened operands. */
+ * A chunk of whole batch items (all their (batch, group) blocks, about BF16_CHUNK floats) is
+ * widened to float32 in a thread's buffer, run through the float32 loops as a problem of its own
+ * (one thread) and narrowed back with round-to-nearest-even. The big tensors move at half the
+ * bytes, and every output is the float32 result rounded once, the same bits as the float32 loops
+ * on the widened operands. Chunks of several items keep the per-call cost of the float32 loops
+ * (their plan, masks and scratch) small beside the arithmetic at small maps. */
+#define BF16_CHUNK (1 << 16)
+
 static inline float bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -492,27 +496,31 @@ static void narrow(const float *src, uint16_t *dst, int64_t n) {
 
 typedef int (*f32_loop)(const float *, const float *, float *, const int64_t *, int);
 
-/* na, nb, nout: elements of one block of each operand and of the output (each tensor's blocks are
- * contiguous and in (batch, group) order). */
+/* na, nb, nout: elements of one (batch, group) block of each operand and of the output (each
+ * tensor's blocks are contiguous and in (batch, group) order). */
 static int bf16_blocks(f32_loop loop, const uint16_t *a, const uint16_t *b, uint16_t *out, const int64_t *geo,
                        int nthreads, int64_t na, int64_t nb, int64_t nout) {
     plan_t s;
     if (make_plan(geo, &s, VBYTES / sizeof(float))) return INV_EGEOM;
-    const int64_t one[11] = {1, s.cg, 1, s.H, s.W, s.Ho, s.Wo, s.K, s.d, s.pt, s.pl};
+    const int64_t ia = s.G * na, ib = s.G * nb, io = s.G * nout;  /* one batch item */
+    const int64_t per = ia + ib + io > 0 ? ia + ib + io : 1;
+    const int64_t items = BF16_CHUNK / per > 1 ? BF16_CHUNK / per : 1, chunks = (s.B + items - 1) / items;
     int rc = 0;
     _Pragma("omp parallel num_threads(nthreads)")
     {
-        float *fa = scratch(1, na + nb, nout, sizeof(float));
-        float *fb = fa ? fa + na : NULL, *fo = fb ? fb + nb : NULL;
+        float *fa = scratch(items, ia + ib, items * io, sizeof(float));
+        float *fb = fa ? fa + items * ia : NULL, *fo = fb ? fb + items * ib : NULL;
         if (!fa) { _Pragma("omp atomic write") rc = INV_ENOMEM; }
         _Pragma("omp for schedule(static)")
-        for (int64_t bg = 0; bg < s.B * s.G; bg++) {
+        for (int64_t c = 0; c < chunks; c++) {
             if (!fa) continue;
-            widen(a + bg * na, fa, na);
-            widen(b + bg * nb, fb, nb);
-            int e = loop(fa, fb, fo, one, 1);
+            const int64_t b0 = c * items, n = s.B - b0 < items ? s.B - b0 : items;
+            const int64_t part[11] = {n, s.C, s.G, s.H, s.W, s.Ho, s.Wo, s.K, s.d, s.pt, s.pl};
+            widen(a + b0 * ia, fa, n * ia);
+            widen(b + b0 * ib, fb, n * ib);
+            int e = loop(fa, fb, fo, part, 1);
             if (e) { _Pragma("omp atomic write") rc = e; continue; }
-            narrow(fo, out + bg * nout, nout);
+            narrow(fo, out + b0 * io, n * io);
         }
         free(fa);
     }

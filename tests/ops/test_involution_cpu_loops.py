@@ -82,6 +82,18 @@ def test_bf16_loops_are_the_float32_loops_rounded_once(B, C, H, W, G, K, p, d):
         assert torch.equal(low.view(torch.int16), wide.view(torch.int16)), op
 
 
+def test_bf16_loops_split_large_batches_into_chunks_of_items():
+    """Items too large to share a chunk (here one 32x32 item per chunk, three chunks, split over the
+    threads) give the same bits as the float32 loops on the whole batch."""
+    x, w, gy = make(3, 32, 32, 32, 2, 3, 1, 1, 1, dtype=torch.float32)
+    geom = _validate(x, w, 3, 1, 1, 1, 1)
+    x, w, gy = x.bfloat16(), w.bfloat16(), gy.bfloat16()
+    for op, a, b in (("fwd", x, w), ("tx", gy, w), ("cx", gy, x)):
+        low = getattr(_cpu_native, op)(a, b, geom)
+        wide = getattr(_cpu_native, op)(a.float(), b.float(), geom).bfloat16()
+        assert torch.equal(low.view(torch.int16), wide.view(torch.int16)), op
+
+
 def test_bf16_rounding_and_non_finite_values():
     """Sums halfway between two bf16 values round to even; inf and NaN come out as they went in."""
     x = torch.zeros(1, 1, 1, 3)
