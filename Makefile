@@ -36,8 +36,8 @@ demo: install fonts
 		--data.image_size=$(DEMO_SIZE) --metrics.every_n_epochs=3
 
 # The preset study of README.md: the three models on 32 px calligraphy with the shared fast recipe,
-# three seeds each, the same noise and budget (5 epochs, two runs at a time on one thread each; its
-# time with the shared recipe is not measured yet). Re-running it continues it.
+# three seeds each, the same noise and budget (5 epochs, two runs at a time on one thread each; 83
+# minutes on the 2-core development machine, docs/lab/results.md). Re-running it continues it.
 COMPARE_EPOCHS ?= 5
 COMPARE_SEEDS ?= 0 1 2
 COMPARE_JOBS ?= 2
