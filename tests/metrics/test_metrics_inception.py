@@ -54,6 +54,16 @@ def test_chunks_cover_every_image_once_and_give_the_same_features():
     assert not a.pool.is_inference()  # usable by torchmetrics outside inference mode
 
 
+def test_the_default_chunk_is_small_on_a_cpu_and_large_elsewhere():
+    images = random_images(10, seed=3)
+    extractor = toy_extractor(chunk_size=None)
+    extractor.extract(images)
+    assert extractor.backbone.calls == -(-10 // inception.CPU_CHUNK)  # chunks of CPU_CHUNK, the last shorter
+    assert extractor.chunk_for(torch.device("cuda")) == inception.DEVICE_CHUNK > inception.CPU_CHUNK
+    assert toy_extractor(chunk_size=7).chunk_for(torch.device("cuda")) == 7  # an explicit size wins
+    torch.testing.assert_close(extractor.extract(images).pool, toy_extractor(chunk_size=100).extract(images).pool)
+
+
 def test_it_is_a_valid_torchmetrics_feature_module():
     extractor = toy_extractor()
     fid = FrechetInceptionDistance(feature=extractor)  # num_features: no dummy forward
