@@ -10,8 +10,9 @@ the epoch budget, the overrides and one W&B group; everything lands under ``--ou
 (``runs/<run>/`` with the run's ``train.log``, ``samples/<run>/``) and the comparison of
 ``igan compare`` in ``<out>/compare/``.
 
-Re-running the same command continues the study: a run whose metrics.csv reached the budget is
-skipped, a run with a ``last.ckpt`` resumes from it, any other starts; the comparison is rebuilt.
+``--minutes M`` also stops each run after M minutes (Lightning's ``trainer.max_time``, evaluations
+included): one wall-clock budget for all. Re-running the same command continues the study: a run
+whose metrics.csv reached the epochs, or whose Timer in ``last.ckpt`` spent the minutes, is skipped, a run with a ``last.ckpt`` resumes from it, any other starts; the comparison is rebuilt.
 ``--jobs N`` trains N runs at once, each with 1/N of the CPU threads (or the GPUs in turn).
 
 ``--executor slurm`` submits the runs not done as one SLURM job array instead and returns; the
@@ -43,7 +44,8 @@ class RunsFailed(IganError):
 
 
 def run_study(configs: list[str], epochs: int, out: Path, overrides: list[str], seeds: tuple[int, ...] = (0,),
-              jobs: int = 1, group: Optional[str] = None, executor: type = LocalPool) -> dict:
+              jobs: int = 1, group: Optional[str] = None, executor: type = LocalPool,
+              minutes: Optional[float] = None) -> dict:
     """Train (or continue) every config x seed, then compare; returns :func:`igan.report.compare.compare_runs`' result.
 
     ``executor`` trains the planned runs (:mod:`igan.study.pool` says what it provides). Raises
@@ -51,14 +53,14 @@ def run_study(configs: list[str], epochs: int, out: Path, overrides: list[str], 
     when a run failed.
     """
     check_request(seeds, jobs, overrides)
-    runs = plan_study(configs, list(seeds), epochs, out)
+    runs = plan_study(configs, list(seeds), epochs, out, minutes)
     group = group or f"study-{out.resolve().name}"
     counts = {s: sum(r.state == s for r in runs) for s in ("done", "resume", "new")}
-    print(f"Study of {len(runs)} run(s) ({len(configs)} config(s) x {len(seeds)} seed(s)), {epochs} epoch(s) each, "
+    print(f"Study of {len(runs)} run(s) ({len(configs)} config(s) x {len(seeds)} seed(s)), {budget(epochs, minutes)} each, "
           f"{jobs} at a time, W&B group {group!r}, in {out}", flush=True)
     print(f"Plan: {counts['done']} done, {counts['resume']} to resume, {counts['new']} new", flush=True)
     for r in runs:
-        detail = {"done": f"done ({r.done}/{r.epochs} epochs)", "resume": f"resume from last.ckpt ({r.done}/{r.epochs} "
+        detail = {"done": f"done ({r.done}/{r.epochs} epochs{'' if r.done >= r.epochs else ', its time spent'})", "resume": f"resume from last.ckpt ({r.done}/{r.epochs} "
                   "epochs in metrics.csv)", "new": "new"}[r.state]
         print(f"  {r.name}: {detail}", flush=True)
     start = time.perf_counter()
@@ -75,6 +77,11 @@ def run_study(configs: list[str], epochs: int, out: Path, overrides: list[str], 
     print(f"Study finished in {format_minutes(time.perf_counter() - start)}; comparison in {out / 'compare'}",
           flush=True)
     return result
+
+
+def budget(epochs: int, minutes: Optional[float]) -> str:
+    """``10 epoch(s)`` or ``at most 10 epoch(s) or 45 minutes``: a run's budget, as the header says it."""
+    return f"{epochs} epoch(s)" if minutes is None else f"at most {epochs} epoch(s) or {minutes:g} minutes"
 
 
 def compare_study(runs: list[PlannedRun], out: Path, seeds: tuple[int, ...]) -> dict:
@@ -94,7 +101,8 @@ def compare_study(runs: list[PlannedRun], out: Path, seeds: tuple[int, ...]) -> 
 
 
 def slurm_study(configs: list[str], epochs: int, out: Path, overrides: list[str], seeds: tuple[int, ...],
-                options: SlurmOptions, group: Optional[str] = None, again: str = "the same command") -> dict:
+                options: SlurmOptions, group: Optional[str] = None, again: str = "the same command",
+                minutes: Optional[float] = None) -> dict:
     """One invocation of a study on SLURM: each run's state, one array of the runs to train, or the comparison.
 
     Returns the comparison's result once every run is done, else {} (``again`` is the command line
@@ -104,12 +112,12 @@ def slurm_study(configs: list[str], epochs: int, out: Path, overrides: list[str]
 
     check_request(seeds, 1, overrides)
     slurm.check_options(options)
-    runs = study_runs(configs, list(seeds), epochs)
+    runs = study_runs(configs, list(seeds), epochs, minutes)
     group = group or f"study-{out.resolve().name}"
     jobs = slurm_state.read_jobs(out)
     statuses = slurm_state.run_statuses(runs, out, jobs, slurm.queue() if jobs else {}, options.retry_failed)
     counts = {s: sum(x.state == s for x in statuses) for s in ("done", "running", "queued", "stopped", "failed")}
-    print(f"Study of {len(runs)} run(s) ({len(configs)} config(s) x {len(seeds)} seed(s)), {epochs} epoch(s) each, "
+    print(f"Study of {len(runs)} run(s) ({len(configs)} config(s) x {len(seeds)} seed(s)), {budget(epochs, minutes)} each, "
           f"on SLURM, W&B group {group!r}, in {out}", flush=True)
     print("State: " + ", ".join(f"{n} {state}" for state, n in counts.items()) +
           f", {sum(x.state == 'new' for x in statuses)} not submitted yet", flush=True)
@@ -149,6 +157,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--configs", nargs="+", required=True, help="config YAML files, the first is the baseline")
     parser.add_argument("--seeds", nargs="+", type=_seed, default=[0], help="training seeds of every config (default 0)")
     parser.add_argument("--epochs", type=int, required=True, help="epochs per run (the same budget for all)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="also stop each run after this many minutes of training, evaluations included "
+                             "(Lightning's max_time; a run that spent it counts as done, a larger value continues it)")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once, sharing the CPU threads or GPUs (default 1)")
     parser.add_argument("--out", type=Path, default=None, help="study folder (default runs/study-<date>-<time>)")
     parser.add_argument("--group", default=None, help="W&B group of the runs (default study-<out folder name>)")
@@ -193,6 +204,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.epochs < 1:
         print(f"error: --epochs must be >= 1, got {args.epochs}", file=sys.stderr)
         return 2
+    if args.minutes is not None and not 0 < args.minutes < float("inf"):
+        print(f"error: --minutes must be > 0, got {args.minutes:g}", file=sys.stderr)
+        return 2
     options = slurm_options(args)
     if args.executor == "slurm":
         if args.jobs != 1:
@@ -206,7 +220,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         again = shlex.join(["igan", "study", *(sys.argv[1:] if argv is None else argv)])
         try:
             slurm_study(args.configs, args.epochs, args.out, overrides, tuple(args.seeds), options or SlurmOptions(),
-                        group=args.group, again=again)
+                        group=args.group, again=again, minutes=args.minutes)
         except IganError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -217,7 +231,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     out = args.out or Path("runs") / time.strftime("study-%Y%m%d-%H%M%S")
     previous = signal.signal(signal.SIGTERM, _sigterm) if threading.current_thread() is threading.main_thread() else None
     try:
-        run_study(args.configs, args.epochs, out, overrides, seeds=tuple(args.seeds), jobs=args.jobs, group=args.group)
+        run_study(args.configs, args.epochs, out, overrides, seeds=tuple(args.seeds), jobs=args.jobs, group=args.group,
+                  minutes=args.minutes)
     except RunsFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from igan.training.run_folder import aside_path, last_epoch
 
 #: Settings the study sets for every run; given as overrides they would break naming or resuming.
 OWNED = ("--run_name", "--trainer.max_epochs", "--seed_everything", "--trainer.default_root_dir", "--samples_root",
-         "--config", "--ckpt_path", "--wandb_group", "--checkpoint.dirpath")
+         "--config", "--ckpt_path", "--wandb_group", "--checkpoint.dirpath", "--trainer.max_time")
 
 
 @dataclass
@@ -31,6 +31,7 @@ class PlannedRun:
     epochs: int
     seed: int = 0
     label: str = ""
+    minutes: Optional[float] = None  # wall-clock budget of the training, evaluations included (None: epochs only)
     state: str = "new"  # "done", "resume" or "new"
     done: int = 0  # epochs completed (from metrics.csv)
     seconds: float = 0.0  # wall-clock of the run in this study so far, start-up and evaluation included
@@ -49,13 +50,56 @@ def run_dir(out: Path, run: PlannedRun) -> Path:
 
 
 def estimate_left(runs: list[PlannedRun], jobs: int = 1) -> Optional[float]:
-    """Seconds left for the study: each run's epochs left at its own pace (else the mean pace), over ``jobs``."""
+    """Seconds left for the study: each run's epochs left at its own pace (else the mean pace), at most
+    what is left of its time budget, over ``jobs``."""
     paced = [r for r in runs if r.pace is not None]
     if not paced:
         return None
     mean_pace = sum(r.pace for r in paced) / len(paced)
-    work = sum(r.left * (r.pace if r.pace is not None else mean_pace) for r in runs)
+
+    def left(r: PlannedRun) -> float:
+        by_epochs = r.left * (r.pace if r.pace is not None else mean_pace)
+        if r.minutes is None or r.state == "done":
+            return by_epochs
+        return min(by_epochs, max(r.minutes * 60 - r.seconds, 0.0))
+
+    work = sum(left(r) for r in runs)
     return work / max(1, min(jobs, sum(1 for r in runs if r.left) or 1))
+
+
+def max_time(minutes: float) -> str:
+    """Lightning's ``DD:HH:MM:SS`` for a budget of ``minutes`` (to the second)."""
+    seconds = max(1, round(minutes * 60))
+    return f"{seconds // 86400:02d}:{seconds // 3600 % 24:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def training_seconds(folder: Path) -> Optional[float]:
+    """Seconds the run has trained by Lightning's clock (its Timer, saved in ``last.ckpt``); None when unknown.
+
+    The Timer is what ``trainer.max_time`` stops on, so this tells a run that spent its time budget
+    from one stopped from outside. The checkpoint is memory-mapped, its tensors never read.
+    """
+    import torch
+
+    path = folder / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        return float(state["callbacks"]["Timer"]["time_elapsed"]["train"])
+    except Exception:  # no Timer (trained without a time budget), or an unreadable file: unknown
+        return None
+
+
+def finished(run: PlannedRun, folder: Path) -> bool:
+    """Whether the run reached its epochs, or spent its time budget (``run.minutes``)."""
+    epoch = last_epoch(folder)
+    if epoch is not None and epoch >= run.epochs:
+        return True
+    if run.minutes is None:
+        return False
+    spent = training_seconds(folder)
+    return spent is not None and spent >= run.minutes * 60 * 0.999
 
 
 def latest_row(metrics_csv: Path) -> Optional[dict]:
@@ -69,7 +113,7 @@ def latest_row(metrics_csv: Path) -> Optional[dict]:
 
 
 def plan_run(run: PlannedRun, folder: Path) -> PlannedRun:
-    """Set ``run.state``: done (metrics.csv reached the budget), resume (a last.ckpt) or new.
+    """Set ``run.state``: done (metrics.csv reached the epochs, or the time budget is spent), resume (a last.ckpt) or new.
 
     A new run's folder that still holds epochs or checkpoints without a last.ckpt (killed before its
     first one was written) is moved aside to ``.<run>.replaced-<time>``, so the new run may start there.
@@ -77,7 +121,7 @@ def plan_run(run: PlannedRun, folder: Path) -> PlannedRun:
     epoch = last_epoch(folder)
     checkpoints = folder / "checkpoints"
     run.done = epoch or 0
-    if epoch is not None and epoch >= run.epochs:
+    if finished(run, folder):
         run.state = "done"
     elif (checkpoints / "last.ckpt").is_file():
         run.state = "resume"
@@ -102,10 +146,10 @@ def check_request(seeds: tuple[int, ...], jobs: int, overrides: list[str]) -> No
         raise IganError(f"--seeds must be between 0 and 2**32 - 1, got {' '.join(map(str, seeds))}")
     for arg in overrides:
         if arg.split("=")[0] in OWNED:
-            raise IganError(f"{arg.split('=')[0]} is set by the study itself; use --epochs, --seeds, --group or --out")
+            raise IganError(f"{arg.split('=')[0]} is set by the study itself; use --epochs, --minutes, --seeds, --group or --out")
 
 
-def study_runs(configs: list[str], seeds: list[int], epochs: int) -> list[PlannedRun]:
+def study_runs(configs: list[str], seeds: list[int], epochs: int, minutes: Optional[float] = None) -> list[PlannedRun]:
     """Every config with every seed, seed by seed (so early results cover every config), not yet planned."""
     paths = [Path(c) for c in configs]
     for path in paths:
@@ -113,12 +157,14 @@ def study_runs(configs: list[str], seeds: list[int], epochs: int) -> list[Planne
             raise IganError(f"config not found: {path}")
     if len({p.stem for p in paths}) != len(paths):
         raise IganError("two configs have the same file name; the study names runs after them")
-    return [PlannedRun(p, f"{p.stem}-s{seed}", epochs, seed=seed, label=p.stem) for seed in seeds for p in paths]
+    return [PlannedRun(p, f"{p.stem}-s{seed}", epochs, seed=seed, label=p.stem, minutes=minutes)
+            for seed in seeds for p in paths]
 
 
-def plan_study(configs: list[str], seeds: list[int], epochs: int, out: Path) -> list[PlannedRun]:
+def plan_study(configs: list[str], seeds: list[int], epochs: int, out: Path, minutes: Optional[float] = None
+               ) -> list[PlannedRun]:
     """:func:`study_runs`, each planned from its folder (:func:`plan_run`): when none of its runs is training."""
-    return [plan_run(r, run_dir(out, r)) for r in study_runs(configs, seeds, epochs)]
+    return [plan_run(r, run_dir(out, r)) for r in study_runs(configs, seeds, epochs, minutes)]
 
 
 def training_args(run: PlannedRun, out: Path, group: str, overrides: list[str]) -> list[str]:
@@ -127,6 +173,8 @@ def training_args(run: PlannedRun, out: Path, group: str, overrides: list[str]) 
             f"--run_name={run.name}", f"--wandb_group={group}",
             f"--trainer.default_root_dir={out / 'runs'}", f"--samples_root={out / 'samples'}",
             "--trainer.enable_progress_bar=false", *overrides]
+    if run.minutes is not None:
+        args.append(f"--trainer.max_time={max_time(run.minutes)}")
     return args + (["--ckpt_path=last"] if run.state == "resume" else [])
 
 

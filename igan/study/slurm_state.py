@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from igan.study.plan import PlannedRun, plan_run, run_dir
+from igan.study.plan import PlannedRun, finished, plan_run, run_dir
 from igan.training.run_folder import last_epoch
 
 #: The study folder's subfolder of submitit's scripts and logs and of :data:`JOBS_FILE`.
@@ -117,7 +117,7 @@ def run_statuses(runs: list[PlannedRun], out: Path, jobs: dict[str, str],
         task_line = (last_line(out / SLURM_FOLDER / f"{job}_0_log.err") or "") if job else ""
         stopped = bool(_STOPPED.search(line) or _STOPPED.search(task_line))
         detail = line or task_line or "no log written"
-        if job is not None and reached < run.epochs and not stopped and not retry_failed:
+        if job is not None and not finished(run, folder) and not stopped and not retry_failed:
             statuses.append(RunStatus(run, "failed", job, detail, reached))
             continue
         plan_run(run, folder)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from igan.study.plan import PlannedRun, estimate_left, plan_run
+from igan.study.plan import PlannedRun, estimate_left, max_time, plan_run, training_args
 from igan.training.history import COLUMNS
 
 
@@ -26,6 +26,15 @@ def test_time_left_uses_each_runs_own_pace_the_mean_for_the_others_and_the_jobs(
     assert estimate_left([a, b, c]) == pytest.approx(6 * 120 + 10 * 90)
     assert estimate_left([a, b, c], jobs=2) == pytest.approx((6 * 120 + 10 * 90) / 2)
     assert estimate_left([a, b, c], jobs=8) == pytest.approx((6 * 120 + 10 * 90) / 2)  # only two runs are left
+
+
+def test_a_time_budget_caps_the_time_left_and_becomes_lightnings_max_time(tmp_path):
+    a = PlannedRun(Path("a.yaml"), "a", epochs=100, minutes=30.0)
+    a.done, a.pace, a.seconds = 2, 300.0, 600.0
+    assert estimate_left([a]) == pytest.approx(30 * 60 - 600)  # not 98 epochs x 300 s
+    assert max_time(45) == "00:00:45:00" and max_time(0.5) == "00:00:00:30" and max_time(1501) == "01:01:01:00"
+    assert "--trainer.max_time=00:00:30:00" in training_args(a, tmp_path, "g", [])
+    assert not any("max_time" in arg for arg in training_args(PlannedRun(Path("b.yaml"), "b", 3), tmp_path, "g", []))
 
 
 def test_plan_skips_finished_runs_resumes_checkpointed_ones_and_starts_the_rest(tmp_path, capsys):
