@@ -6,8 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai fonts-arphic-uming fonts-arphic-gkai00mp fonts-cns11643-kai
-EPOCHS ?= 6
+EPOCHS ?= 30
+DEMO_MINUTES ?= 00:00:08:00
 DEMO_SIZE ?= 32
+DEMO_WIDTH ?= 32
 
 .PHONY: install fonts demo compare test bench bench-attention bench-train clean
 
@@ -30,10 +32,14 @@ fonts:
 		echo "  sudo apt-get install -y $(FONTS)"; \
 	fi
 
-# IDCGAN with the fast recipe at 32 px; FID, KID, precision and recall before training, after epoch 3 and after the last.
+# IDCGAN with the shared recipe at width 32 (half the configs' channels: on a CPU it reaches a lower
+# FID in the same minutes, docs/lab/results.md#stage-3-width), 32 px, for 8 minutes of training
+# (at most $(EPOCHS) epochs, so slower machines stay in time); FID, KID, precision and recall before
+# training, every 4 epochs and after the last.
 demo: install fonts
 	$(BIN)/igan train --config configs/calligraphy_idcgan.yaml --trainer.max_epochs=$(EPOCHS) \
-		--data.image_size=$(DEMO_SIZE) --metrics.every_n_epochs=3
+		--trainer.max_time=$(DEMO_MINUTES) --data.image_size=$(DEMO_SIZE) --metrics.every_n_epochs=4 \
+		--model.generator.init_args.width=$(DEMO_WIDTH) --model.discriminator.init_args.width=$(DEMO_WIDTH)
 
 # The preset study of README.md: the three models on 32 px calligraphy with the shared fast recipe,
 # three seeds each, the same noise and budget (5 epochs, two runs at a time on one thread each; 83
