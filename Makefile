@@ -33,7 +33,7 @@ fonts:
 	fi
 
 # IDCGAN with the shared recipe at width 32 (half the configs' channels: on a CPU it reaches a lower
-# FID in the same minutes, docs/lab/results.md#stage-3-width), 32 px, for 8 minutes of training
+# FID in the same minutes, docs/lab/results.md#stage-3-width-at-equal-minutes), 32 px, for 8 minutes of training
 # (at most $(EPOCHS) epochs, so slower machines stay in time); FID, KID, precision and recall before
 # training, every 4 epochs and after the last.
 demo: install fonts
