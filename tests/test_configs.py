@@ -145,3 +145,25 @@ def test_published_calligraphy_sagan_and_idcgan_share_their_recipe(capsys):
     recipe = ["model.loss", "model.gp_weight", "model.lr_g", "model.lr_d", "model.betas", "model.ema_decay", "data.batch_size"]
     assert {k: sagan[k] for k in recipe} == {k: idcgan[k] for k in recipe}
     assert sagan["model.loss"] == "wgan-gp"
+
+
+def make_command(target: str) -> list[str]:
+    """The ``igan`` arguments ``make TARGET`` would run (``make -n``: nothing is installed or trained)."""
+    import shlex
+    import subprocess
+
+    printed = subprocess.run(["make", "-n", "-s", target, "VENV=/nonexistent-venv"], cwd=REPO, capture_output=True,
+                             text=True, check=True).stdout
+    line = next(cmd for cmd in printed.replace("\\\n", " ").splitlines() if "/bin/igan " in cmd)
+    return shlex.split(line)[2:]  # after ".../bin/igan train"
+
+
+def test_make_demo_runs_the_idcgan_config_with_valid_overrides(capsys):
+    args = make_command("demo")
+    assert args[:2] == ["--config", "configs/calligraphy_idcgan.yaml"]
+    with pytest.raises(SystemExit) as info:  # an unknown key or a bad value would stop here with the key named
+        main([*[a.replace("configs/", f"{REPO}/configs/", 1) for a in args], "--print_config"])
+    assert info.value.code in (0, None)
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["generator"]["init_args"]["width"] == 32 == config["model"]["discriminator"]["init_args"]["width"]
+    assert config["trainer"]["max_time"] == "00:00:08:00" and config["data"]["image_size"] == 32
