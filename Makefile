@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
+# Keyed by pyproject.toml and this clone's path: a venv shared by clones gets the editable install of this one.
+STAMP := $(VENV)/.installed-$(shell (sha256sum pyproject.toml; pwd) | sha256sum | cut -c1-12)
 FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai fonts-arphic-uming fonts-arphic-gkai00mp fonts-cns11643-kai
 EPOCHS ?= 30
 DEMO_MINUTES ?= 00:00:08:00
