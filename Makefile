@@ -42,16 +42,22 @@ demo: install fonts
 		--trainer.max_time=$(DEMO_MINUTES) --data.image_size=$(DEMO_SIZE) --metrics.every_n_epochs=4 \
 		--model.generator.init_args.width=$(DEMO_WIDTH) --model.discriminator.init_args.width=$(DEMO_WIDTH)
 
-# The preset study of README.md: the three models on 32 px calligraphy with the shared fast recipe,
-# three seeds each, the same noise and budget (5 epochs, two runs at a time on one thread each; 83
-# minutes on the 2-core development machine, docs/lab/results.md). Re-running it continues it.
-COMPARE_EPOCHS ?= 5
+# The preset study of README.md: the three models on 32 px calligraphy with the shared recipe at width
+# 32 (as the demo), three seeds each, the same noise and the same budget: $(COMPARE_MINUTES) minutes of
+# training per run (at most $(COMPARE_EPOCHS) epochs), two runs at a time on one thread each, evaluated
+# every $(COMPARE_EVERY) epochs and after the last (about 100 minutes on the 2-core development
+# machine, docs/lab/results.md). Re-running it continues it; a larger COMPARE_MINUTES trains further.
+COMPARE_MINUTES ?= 17
+COMPARE_EPOCHS ?= 60
+COMPARE_EVERY ?= 5
+COMPARE_WIDTH ?= 32
 COMPARE_SEEDS ?= 0 1 2
 COMPARE_JOBS ?= 2
 COMPARE_OUT ?= runs/compare
 compare: install fonts
-	$(BIN)/igan study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --seeds $(COMPARE_SEEDS) \
-		--jobs $(COMPARE_JOBS) --data.image_size=32 \
+	$(BIN)/igan study --out $(COMPARE_OUT) --epochs $(COMPARE_EPOCHS) --minutes $(COMPARE_MINUTES) \
+		--seeds $(COMPARE_SEEDS) --jobs $(COMPARE_JOBS) --data.image_size=32 --metrics.every_n_epochs=$(COMPARE_EVERY) \
+		--model.generator.init_args.width=$(COMPARE_WIDTH) --model.discriminator.init_args.width=$(COMPARE_WIDTH) \
 		--configs configs/calligraphy_dcgan.yaml configs/calligraphy_sagan.yaml configs/calligraphy_idcgan.yaml
 
 # The fonts too: without a Kai font the calligraphy tests skip.

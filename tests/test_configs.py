@@ -155,7 +155,7 @@ def make_command(target: str) -> list[str]:
     printed = subprocess.run(["make", "-n", "-s", target, "VENV=/nonexistent-venv"], cwd=REPO, capture_output=True,
                              text=True, check=True).stdout
     line = next(cmd for cmd in printed.replace("\\\n", " ").splitlines() if "/bin/igan " in cmd)
-    return shlex.split(line)[2:]  # after ".../bin/igan train"
+    return shlex.split(line)[2:]  # after ".../bin/igan train" (or study)
 
 
 def test_make_demo_runs_the_idcgan_config_with_valid_overrides(capsys):
@@ -167,3 +167,21 @@ def test_make_demo_runs_the_idcgan_config_with_valid_overrides(capsys):
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["generator"]["init_args"]["width"] == 32 == config["model"]["discriminator"]["init_args"]["width"]
     assert config["trainer"]["max_time"] == "00:00:08:00" and config["data"]["image_size"] == 32
+
+
+def test_make_compare_trains_each_config_at_width_32_with_a_time_budget(capsys, tmp_path):
+    from igan.study.cli import build_parser
+    from igan.study.plan import max_time, study_runs, training_args
+
+    args, overrides = build_parser().parse_known_args(make_command("compare"))
+    assert args.minutes > 0 and args.jobs == 2 and args.seeds == [0, 1, 2]
+    runs = study_runs([f"{REPO}/{c}" for c in args.configs], args.seeds, args.epochs, args.minutes)
+    assert sorted({r.label for r in runs}) == ["calligraphy_dcgan", "calligraphy_idcgan", "calligraphy_sagan"]
+    for run in runs[:3]:  # one per config: an unknown key or a bad value in the overrides stops here
+        with pytest.raises(SystemExit) as info:
+            main([*training_args(run, tmp_path, "g", overrides), "--print_config"])
+        assert info.value.code in (0, None)
+        config = yaml.safe_load(capsys.readouterr().out)
+        assert config["model"]["generator"]["init_args"]["width"] == 32 == config["model"]["discriminator"]["init_args"]["width"]
+        assert config["trainer"]["max_time"] == max_time(args.minutes) and config["metrics"]["every_n_epochs"] == 5
+
