@@ -35,6 +35,7 @@ class PlannedRun:
     state: str = "new"  # "done", "resume" or "new"
     done: int = 0  # epochs completed (from metrics.csv)
     seconds: float = 0.0  # wall-clock of the run in this study so far, start-up and evaluation included
+    trained: float = 0.0  # seconds of its time budget spent before this invocation (the Timer in last.ckpt)
     pace: Optional[float] = None  # seconds per epoch since its first new row, training and evaluation included
     log: Optional[Path] = None
     metrics: dict = field(default_factory=dict)
@@ -61,7 +62,7 @@ def estimate_left(runs: list[PlannedRun], jobs: int = 1) -> Optional[float]:
         by_epochs = r.left * (r.pace if r.pace is not None else mean_pace)
         if r.minutes is None or r.state == "done":
             return by_epochs
-        return min(by_epochs, max(r.minutes * 60 - r.seconds, 0.0))
+        return min(by_epochs, max(r.minutes * 60 - r.trained - r.seconds, 0.0))
 
     work = sum(left(r) for r in runs)
     return work / max(1, min(jobs, sum(1 for r in runs if r.left) or 1))
@@ -125,6 +126,8 @@ def plan_run(run: PlannedRun, folder: Path) -> PlannedRun:
         run.state = "done"
     elif (checkpoints / "last.ckpt").is_file():
         run.state = "resume"
+        if run.minutes is not None:  # a resumed run has only the rest of its budget left
+            run.trained = training_seconds(folder) or 0.0
     else:
         run.state, run.done = "new", 0
         if (epoch or 0) > 0 or (checkpoints.is_dir() and any(checkpoints.glob("*.ckpt"))):

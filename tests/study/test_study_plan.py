@@ -37,6 +37,21 @@ def test_a_time_budget_caps_the_time_left_and_becomes_lightnings_max_time(tmp_pa
     assert not any("max_time" in arg for arg in training_args(PlannedRun(Path("b.yaml"), "b", 3), tmp_path, "g", []))
 
 
+def test_a_resumed_runs_time_left_counts_the_budget_its_timer_already_spent(tmp_path):
+    import torch
+
+    folder = tmp_path / "a"
+    write_metrics(folder, 4)
+    (folder / "checkpoints").mkdir()
+    # What Lightning's Timer leaves in last.ckpt: 20 of the 30 minutes spent.
+    torch.save({"callbacks": {"Timer": {"time_elapsed": {"train": 1200.0}}}}, folder / "checkpoints" / "last.ckpt")
+    a = plan_run(PlannedRun(Path("a.yaml"), "a", epochs=100, minutes=30.0), folder)
+    assert (a.state, a.trained) == ("resume", 1200.0)
+    a.pace, a.seconds = 300.0, 120.0  # 2 minutes into this invocation
+    assert estimate_left([a]) == pytest.approx(30 * 60 - 1200 - 120)
+    assert plan_run(PlannedRun(Path("a.yaml"), "a", epochs=100, minutes=20.0), folder).state == "done"
+
+
 def test_plan_skips_finished_runs_resumes_checkpointed_ones_and_starts_the_rest(tmp_path, capsys):
     def planned(name: str, epochs: int = 5) -> PlannedRun:
         return plan_run(PlannedRun(Path("c.yaml"), name, epochs), tmp_path / name)
