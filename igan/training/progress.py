@@ -7,7 +7,7 @@ import time
 from typing import Any, Optional
 
 import lightning as L
-from lightning.pytorch.callbacks import TQDMProgressBar
+from lightning.pytorch.callbacks import Timer, TQDMProgressBar
 
 
 def format_minutes(seconds: float) -> str:
@@ -24,8 +24,9 @@ class RunProgressBar(TQDMProgressBar):
     evaluation and, on a first run, the real-image statistics) stands in for an epoch end, so the
     first epoch's estimate counts evaluations too (too many where that gap held one-off work, such as
     the real-image statistics, or evaluations run only every few epochs; too few after a resume,
-    whose start has no evaluation). Shown only when the run is bounded by ``max_epochs`` and the
-    epoch length is known.
+    whose start has no evaluation). Under ``trainer.max_time`` it is at most the Timer's time
+    remaining plus one epoch end (the evaluation after the stop). Shown only when the run is bounded
+    by ``max_epochs`` with a known epoch length, or by ``max_time``.
     """
 
     def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
@@ -65,13 +66,21 @@ class RunProgressBar(TQDMProgressBar):
 
     def time_left(self, trainer: L.Trainer) -> Optional[float]:
         """Seconds to the end of the run at the paces so far; None before the first batch or when unbounded."""
-        per_epoch, max_epochs = trainer.num_training_batches, trainer.max_epochs
-        if self._seen == 0 or not max_epochs or max_epochs < 0 or not math.isfinite(per_epoch):
+        if self._seen == 0:
             return None
-        batches_left = max(0, (max_epochs - trainer.current_epoch) * per_epoch - self._done_this_epoch)
         epoch_end = sum(self._gaps) / len(self._gaps) if self._gaps else (self._startup or 0.0)
-        epoch_ends_left = max(0, max_epochs - trainer.current_epoch)  # this epoch's end is still ahead
-        return batches_left * self._busy / self._seen + epoch_ends_left * epoch_end
+        left = None
+        per_epoch, max_epochs = trainer.num_training_batches, trainer.max_epochs
+        if max_epochs and max_epochs > 0 and math.isfinite(per_epoch):
+            batches_left = max(0, (max_epochs - trainer.current_epoch) * per_epoch - self._done_this_epoch)
+            epoch_ends_left = max(0, max_epochs - trainer.current_epoch)  # this epoch's end is still ahead
+            left = batches_left * self._busy / self._seen + epoch_ends_left * epoch_end
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = timer.time_remaining() if timer is not None else None
+        if remaining is not None:
+            by_time = max(0.0, remaining) + epoch_end
+            left = by_time if left is None else min(left, by_time)
+        return left
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)

@@ -67,3 +67,18 @@ def test_no_estimate_without_an_epoch_budget(tmp_path):
                         enable_model_summary=False, default_root_dir=tmp_path, callbacks=[bar, snap])
     trainer.fit(TinyGAN(), datamodule=TinyData(cache_dir=str(tmp_path), key="tiny"))
     assert snap.seen and all(left is None and shown is None for _, _, left, shown in snap.seen)
+
+
+def test_run_left_is_capped_by_max_time(tmp_path):
+    bar = RunProgressBar()
+    snap = Snapshot(bar)
+    # 1000 epochs of 4 batches at >= 20 ms each would be > 80 s; the Timer stops the run after 1 s.
+    trainer = L.Trainer(max_epochs=1000, max_time={"seconds": 1}, limit_train_batches=4, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_model_summary=False, default_root_dir=tmp_path,
+                        callbacks=[SlowEvaluations(), SlowBatches(), bar, snap])
+    trainer.fit(TinyGAN(), datamodule=TinyData(cache_dir=str(tmp_path), key="tiny"))
+    lefts = [left for _, _, left, _ in snap.seen]
+    assert trainer.current_epoch < 1000 and lefts and all(left is not None for left in lefts)
+    # at most the second budgeted plus one epoch end (about 0.3 s), not the 1000 epochs
+    assert all(left <= 1.0 + 1.5 for left in lefts), lefts
+    assert lefts[-1] < lefts[0]
