@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell (sha256sum pyproject.toml; pwd) | sha256sum | cut -c1-12)
 FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai fonts-arphic-uming fonts-arphic-gkai00mp fonts-cns11643-kai
 EPOCHS ?= 30
-DEMO_MINUTES ?= 00:00:08:00
+DEMO_MINUTES ?= 00:00:07:00
+DEMO_EVERY ?= 5
 DEMO_SIZE ?= 32
 DEMO_WIDTH ?= 32
 
@@ -34,12 +35,12 @@ fonts:
 	fi
 
 # IDCGAN with the shared recipe at width 32 (half the configs' channels: on a CPU it reaches a lower
-# FID in the same minutes, docs/lab/results.md#stage-3-width-at-equal-minutes), 32 px, for 8 minutes of training
+# FID in the same minutes, docs/lab/results.md#stage-3-width-at-equal-minutes), 32 px, for 7 minutes of training
 # (at most $(EPOCHS) epochs, so slower machines stay in time); FID, KID, precision and recall before
-# training, every 4 epochs and after the last.
+# training, every $(DEMO_EVERY) epochs and after the last.
 demo: install fonts
 	$(BIN)/igan train --config configs/calligraphy_idcgan.yaml --trainer.max_epochs=$(EPOCHS) \
-		--trainer.max_time=$(DEMO_MINUTES) --data.image_size=$(DEMO_SIZE) --metrics.every_n_epochs=4 \
+		--trainer.max_time=$(DEMO_MINUTES) --data.image_size=$(DEMO_SIZE) --metrics.every_n_epochs=$(DEMO_EVERY) \
 		--model.generator.init_args.width=$(DEMO_WIDTH) --model.discriminator.init_args.width=$(DEMO_WIDTH)
 
 # The preset study of README.md: the three models on 32 px calligraphy with the shared recipe at width
