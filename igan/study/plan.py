@@ -52,20 +52,22 @@ def run_dir(out: Path, run: PlannedRun) -> Path:
 
 def estimate_left(runs: list[PlannedRun], jobs: int = 1) -> Optional[float]:
     """Seconds left for the study: each run's epochs left at its own pace (else the mean pace), at most
-    what is left of its time budget, over ``jobs``."""
+    what is left of its time budget, over ``jobs`` (or the runs with time left, when fewer)."""
     paced = [r for r in runs if r.pace is not None]
     if not paced:
         return None
     mean_pace = sum(r.pace for r in paced) / len(paced)
 
     def left(r: PlannedRun) -> float:
+        if r.state == "done":  # also a run that spent its time budget with epochs to spare
+            return 0.0
         by_epochs = r.left * (r.pace if r.pace is not None else mean_pace)
-        if r.minutes is None or r.state == "done":
+        if r.minutes is None:
             return by_epochs
         return min(by_epochs, max(r.minutes * 60 - r.trained - r.seconds, 0.0))
 
-    work = sum(left(r) for r in runs)
-    return work / max(1, min(jobs, sum(1 for r in runs if r.left) or 1))
+    lefts = [left(r) for r in runs]
+    return sum(lefts) / max(1, min(jobs, sum(1 for x in lefts if x > 0)))
 
 
 def max_time(minutes: float) -> str:

@@ -33,6 +33,11 @@ def test_a_time_budget_caps_the_time_left_and_becomes_lightnings_max_time(tmp_pa
     a.done, a.pace, a.seconds = 2, 300.0, 600.0
     assert estimate_left([a]) == pytest.approx(30 * 60 - 600)  # not 98 epochs x 300 s
     assert max_time(45) == "00:00:45:00" and max_time(0.5) == "00:00:00:30" and max_time(1501) == "01:01:01:00"
+    # The last run alone: runs that spent their minutes (epochs to spare) neither add time nor share the jobs.
+    spent = [PlannedRun(Path("b.yaml"), n, epochs=100, minutes=30.0) for n in "bc"]
+    spent[0].state, spent[0].done, spent[0].pace = "done", 20, 90.0  # found done when the study started
+    spent[1].done, spent[1].pace, spent[1].seconds = 21, 90.0, 1850.0  # stopped by its Timer in this study
+    assert estimate_left([a, *spent], jobs=2) == pytest.approx(30 * 60 - 600)
     assert "--trainer.max_time=00:00:30:00" in training_args(a, tmp_path, "g", [])
     assert not any("max_time" in arg for arg in training_args(PlannedRun(Path("b.yaml"), "b", 3), tmp_path, "g", []))
 
