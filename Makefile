@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-$(shell (sha256sum pyproject.toml; pwd) | sha256sum 
 FONTS := fonts-arphic-ukai fonts-cwtex-kai fonts-lxgw-wenkai fonts-arphic-uming fonts-arphic-gkai00mp fonts-cns11643-kai
 EPOCHS ?= 30
 DEMO_MINUTES ?= 00:00:07:00
-DEMO_EVERY ?= 5
+DEMO_EVERY ?= 7
 DEMO_SIZE ?= 32
 DEMO_WIDTH ?= 32
 

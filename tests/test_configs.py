@@ -167,7 +167,7 @@ def test_make_demo_runs_the_idcgan_config_with_valid_overrides(capsys):
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["model"]["generator"]["init_args"]["width"] == 32 == config["model"]["discriminator"]["init_args"]["width"]
     assert config["trainer"]["max_time"] == "00:00:07:00" and config["data"]["image_size"] == 32
-    assert config["metrics"]["every_n_epochs"] == 5
+    assert config["metrics"]["every_n_epochs"] == 7
 
 
 def test_make_compare_trains_each_config_at_width_32_with_a_time_budget(capsys, tmp_path):
