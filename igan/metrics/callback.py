@@ -10,6 +10,7 @@ from typing import Any, Iterator, Optional
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.loggers import WandbLogger
 from lightning.pytorch.utilities.rank_zero import rank_zero_info, rank_zero_warn
 from torch import Tensor
@@ -191,6 +192,16 @@ class Metrics(L.Callback):
         epoch = trainer.current_epoch + 1
         if self.every_n_epochs > 0 and (epoch % self.every_n_epochs == 0 or self._is_last_epoch(trainer, epoch)):
             self.evaluate_epoch(trainer, pl_module, epoch)
+            if not trainer.should_stop and self._time_is_up(trainer):
+                # The evaluation spent the rest of trainer.max_time: stop at the epoch just scored,
+                # rather than train one batch more and score that again as the last epoch.
+                trainer.should_stop = True
+
+    @staticmethod
+    def _time_is_up(trainer: L.Trainer) -> bool:
+        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        remaining = timer.time_remaining() if timer is not None else None
+        return bool(trainer.strategy.broadcast(remaining is not None and remaining <= 0, src=0))
 
     def state_dict(self) -> dict[str, Any]:
         return {"results": self.results, "best": self.best, "real_reference": self.real_reference}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from types import SimpleNamespace
 
@@ -86,6 +87,24 @@ def test_epoch_0_and_every_n_epochs_and_the_last_one(tmp_path, extractor):
     # Each image through the network once: 16 real images and the reference's 16 others once, then 16
     # generated per evaluation.
     assert extractor.backbone.images_seen == 2 * 16 + 3 * 16
+
+
+def test_an_evaluation_that_spends_the_time_budget_is_the_last_one(tmp_path, extractor):
+    class SlowAtEpoch2(Metrics):
+        def evaluate_epoch(self, trainer, pl_module, epoch):
+            values = super().evaluate_epoch(trainer, pl_module, epoch)
+            if epoch == 2:
+                time.sleep(2.5)  # runs past max_time (2 s; epochs 1 and 2 take milliseconds)
+            return values
+
+    metrics = SlowAtEpoch2(every_n_epochs=2, num_samples=16, batch_size=8)
+    L.seed_everything(0, verbose=False)
+    trainer = L.Trainer(max_epochs=100, max_time={"seconds": 2}, accelerator="cpu", devices=1, logger=False,
+                        callbacks=[metrics], enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(TinyGAN(), datamodule=TinyData(cache_dir=str(tmp_path / "fid_stats"), key="tiny"))
+    # Stopped at epoch 2, just scored: not one batch of epoch 3 trained and scored again.
+    assert sorted(metrics.results) == [0, 2] and trainer.current_epoch == 2
 
 
 def test_the_best_fid_checkpoint_sees_each_epochs_value(tmp_path, extractor):
