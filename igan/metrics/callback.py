@@ -192,9 +192,10 @@ class Metrics(L.Callback):
         epoch = trainer.current_epoch + 1
         if self.every_n_epochs > 0 and (epoch % self.every_n_epochs == 0 or self._is_last_epoch(trainer, epoch)):
             self.evaluate_epoch(trainer, pl_module, epoch)
-            if not trainer.should_stop and self._time_is_up(trainer):
-                # The evaluation spent the rest of trainer.max_time: stop at the epoch just scored,
-                # rather than train one batch more and score that again as the last epoch.
+            # The evaluation spent the rest of trainer.max_time: stop at the epoch just scored, rather
+            # than train one batch more and score that again as the last epoch. Asked on every rank
+            # (a broadcast), whatever should_stop says there.
+            if self._time_is_up(trainer):
                 trainer.should_stop = True
 
     @staticmethod

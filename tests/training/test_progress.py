@@ -79,6 +79,7 @@ def test_run_left_is_capped_by_max_time(tmp_path):
     trainer.fit(TinyGAN(), datamodule=TinyData(cache_dir=str(tmp_path), key="tiny"))
     lefts = [left for _, _, left, _ in snap.seen]
     assert trainer.current_epoch < 1000 and lefts and all(left is not None for left in lefts)
-    # at most the second budgeted plus one epoch end (about 0.3 s), not the 1000 epochs
-    assert all(left <= 1.0 + 1.5 for left in lefts), lefts
+    # the second budgeted plus one epoch end (0.3 s, or the start-up gap before the first one ends),
+    # not 1000 epochs of >= 0.38 s: a wide bound, so a slow machine's start-up cannot fail it
+    assert all(left <= 10.0 for left in lefts), lefts
     assert lefts[-1] < lefts[0]
