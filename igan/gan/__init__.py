@@ -8,6 +8,7 @@
   WGAN-GP and R1 penalties.
 - :mod:`igan.gan.augment`: differentiable augmentation of D's inputs (``model.augment``).
 - :mod:`igan.gan.ema`: the exponential moving average of the generator (``model.ema_decay``).
+- :mod:`igan.gan.schedule`: the learning rates' decay to the end of the budget (``model.lr_decay``).
 
 Printed-to-calligraphy translation, the conditional task, is :mod:`igan.translation`.
 """

@@ -29,6 +29,7 @@ from igan.errors import IganError
 from igan.gan.augment import parse_policy
 from igan.gan.ema import GeneratorEMA
 from igan.gan.losses import LOSSES
+from igan.gan.schedule import budget_progress, linear_decay
 from igan.gan.step import discriminator_terms, draw_fakes, generator_loss
 from igan.lightning_internals import ddp_kwargs, step_logs_are_written
 from igan.models.spec import build_from_spec, spec_of
@@ -67,6 +68,9 @@ class GAN(L.LightningModule):
             (e.g. 0.999) and use it for grids and sampling; None = off.
         ema_rampup: cap the EMA's half-life at this share of the updates so far (StyleGAN2-ADA's
             0.05), so that the average does not lag early in a run; None = the fixed decay.
+        lr_decay: the last share of the run's budget (epochs, steps or ``trainer.max_time``,
+            whichever ends it first) over which both learning rates fall linearly to zero
+            (:mod:`igan.gan.schedule`; 0.5 is CycleGAN's second half); 0 = constant rates.
         augment: differentiable augmentation of every image D sees, real and generated, e.g.
             ``"translation,cutout"`` (see :mod:`igan.gan.augment`); None = off.
         compile: train through ``torch.compile``-d G and D (the modules and checkpoints stay plain).
@@ -91,6 +95,7 @@ class GAN(L.LightningModule):
         r1_interval: int = 1,
         ema_decay: Optional[float] = None,
         ema_rampup: Optional[float] = None,
+        lr_decay: float = 0.0,
         augment: Optional[str] = None,
         compile: bool = False,
         channels_last: bool = False,
@@ -105,6 +110,7 @@ class GAN(L.LightningModule):
         for name, value in (("lr_g", lr_g), ("lr_d", lr_d), ("gp_weight", gp_weight), ("r1_gamma", r1_gamma)):
             if not value >= 0 or (name.startswith("lr") and value == 0):
                 raise ValueError(f"model.{name} must be {'> 0' if name.startswith('lr') else '>= 0'}, got {value}")
+        linear_decay(0.0, lr_decay)  # rejects a share outside [0, 1] before training starts
         self.augment_policy = parse_policy(augment)
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"model.betas must both be in [0, 1), got {list(betas)}")
@@ -148,6 +154,8 @@ class GAN(L.LightningModule):
             real = real.contiguous(memory_format=torch.channels_last)
         opt_g, opt_d = self.optimizers()
         fast_g, fast_d = self._net("generator"), self._net("discriminator")  # compiled when model.compile
+        if self.hparams.get("lr_decay"):
+            self._decay_learning_rates(opt_g, opt_d)
         fake = draw_fakes(fast_g, real.shape[0], self.latent_dim, self.device)
 
         # Discriminator: its loss and penalties on the real batch and the fakes (G frozen).
@@ -180,6 +188,13 @@ class GAN(L.LightningModule):
         self.step_losses = {f"train/{k}": v.detach() for k, v in terms.items()}
         self._latest_losses.update(self.step_losses)  # g_loss stays from its last G step (n_critic > 1)
         self.epochs_completed = self.current_epoch + (batch_idx + 1) / max(1, self.trainer.num_training_batches)
+
+    def _decay_learning_rates(self, opt_g, opt_d) -> None:
+        """Set both rates for this step from the share of the budget spent (``model.lr_decay``)."""
+        scale = linear_decay(budget_progress(self.trainer, self.epochs_completed), self.hparams.lr_decay)
+        for opt, base in ((opt_g, self.hparams.lr_g), (opt_d, self.hparams.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * scale
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         """Log the step values only on the batches whose values Lightning writes to the loggers.

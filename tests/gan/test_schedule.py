@@ -1,0 +1,65 @@
+"""model.lr_decay: both learning rates fall linearly to zero over the last share of the budget,
+whether the budget is epochs or minutes, on a real Trainer."""
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from igan.gan import GAN
+from igan.gan.schedule import linear_decay
+from igan.models import DCGANDiscriminator, DCGANGenerator
+
+
+def test_linear_decay_holds_then_falls_to_zero():
+    assert [linear_decay(p, 0.5) for p in (0.0, 0.25, 0.5, 0.75, 1.0, 1.2)] == [1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
+    assert [linear_decay(p, 1.0) for p in (0.0, 0.25, 1.0)] == [1.0, 0.75, 0.0]
+    assert linear_decay(0.9, 0.0) == 1.0  # off
+    with pytest.raises(ValueError, match=r"model.lr_decay must be in \[0, 1\], got 1.5"):
+        linear_decay(0.0, 1.5)
+
+
+class RecordRates(L.Callback):
+    """The rates each optimizer stepped with (read after the step, as the module set them before it)."""
+
+    def __init__(self) -> None:
+        self.rates: list[tuple[float, float]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        opt_g, opt_d = trainer.optimizers
+        self.rates.append((opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]))
+
+
+def _fit(lr_decay: float, **trainer_args) -> list[tuple[float, float]]:
+    torch.manual_seed(0)
+    g = DCGANGenerator(image_size=16, channels=1, latent_dim=8, width=8)
+    d = DCGANDiscriminator(image_size=16, channels=1, width=8)
+    module = GAN(g, d, lr_g=2e-4, lr_d=8e-4, lr_decay=lr_decay)
+    record = RecordRates()
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[record], **trainer_args)
+    trainer.fit(module, DataLoader(TensorDataset(torch.rand(16, 1, 16, 16) * 2 - 1), batch_size=4))
+    return record.rates
+
+
+def test_rates_follow_the_epoch_budget():
+    # 2 epochs of 4 batches; the decay covers the second half: steps 0-4 at full rate, then
+    # 3/4, 2/4, 1/4 of it (progress is counted before each step: 4/8, 5/8, ...).
+    rates = _fit(lr_decay=0.5, max_epochs=2)
+    expected = [1.0] * 5 + [0.75, 0.5, 0.25]
+    assert [r[0] for r in rates] == pytest.approx([2e-4 * s for s in expected])
+    assert [r[1] for r in rates] == pytest.approx([8e-4 * s for s in expected])
+
+
+def test_rates_are_constant_without_decay():
+    assert set(_fit(lr_decay=0.0, max_epochs=2)) == {(2e-4, 8e-4)}
+
+
+def test_rates_follow_the_time_budget():
+    # max_time ends the run long before its 10,000 epochs: the rate falls with the clock, from the
+    # full rate at the first step to a small share of it by the last.
+    rates = [g for g, _ in _fit(lr_decay=1.0, max_epochs=10_000, max_time={"seconds": 3})]
+    assert len(rates) > 10
+    assert rates[0] == pytest.approx(2e-4, rel=0.05)
+    assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
+    assert rates[-1] < 0.3 * 2e-4
