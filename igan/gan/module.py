@@ -155,7 +155,9 @@ class GAN(L.LightningModule):
         opt_g, opt_d = self.optimizers()
         fast_g, fast_d = self._net("generator"), self._net("discriminator")  # compiled when model.compile
         if self.hparams.get("lr_decay"):
-            self._decay_learning_rates(opt_g, opt_d)
+            # The epochs done before this step, from Lightning's counters (restored on resume).
+            done = self.current_epoch + batch_idx / max(1, self.trainer.num_training_batches)
+            self._decay_learning_rates(opt_g, opt_d, done)
         fake = draw_fakes(fast_g, real.shape[0], self.latent_dim, self.device)
 
         # Discriminator: its loss and penalties on the real batch and the fakes (G frozen).
@@ -189,9 +191,9 @@ class GAN(L.LightningModule):
         self._latest_losses.update(self.step_losses)  # g_loss stays from its last G step (n_critic > 1)
         self.epochs_completed = self.current_epoch + (batch_idx + 1) / max(1, self.trainer.num_training_batches)
 
-    def _decay_learning_rates(self, opt_g, opt_d) -> None:
+    def _decay_learning_rates(self, opt_g, opt_d, epochs_done: float) -> None:
         """Set both rates for this step from the share of the budget spent (``model.lr_decay``)."""
-        scale = linear_decay(budget_progress(self.trainer, self.epochs_completed), self.hparams.lr_decay)
+        scale = linear_decay(budget_progress(self.trainer, epochs_done), self.hparams.lr_decay)
         for opt, base in ((opt_g, self.hparams.lr_g), (opt_d, self.hparams.lr_d)):
             for group in opt.param_groups:
                 group["lr"] = base * scale

@@ -30,15 +30,17 @@ class RecordRates(L.Callback):
         self.rates.append((opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]))
 
 
-def _fit(lr_decay: float, **trainer_args) -> list[tuple[float, float]]:
+def _fit(lr_decay: float, ckpt_path=None, **trainer_args) -> list[tuple[float, float]]:
     torch.manual_seed(0)
     g = DCGANGenerator(image_size=16, channels=1, latent_dim=8, width=8)
     d = DCGANDiscriminator(image_size=16, channels=1, width=8)
     module = GAN(g, d, lr_g=2e-4, lr_d=8e-4, lr_decay=lr_decay)
     record = RecordRates()
-    trainer = L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[record], **trainer_args)
-    trainer.fit(module, DataLoader(TensorDataset(torch.rand(16, 1, 16, 16) * 2 - 1), batch_size=4))
+    trainer_args = {"enable_checkpointing": False, **trainer_args}
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        callbacks=[record], **trainer_args)
+    trainer.fit(module, DataLoader(TensorDataset(torch.rand(16, 1, 16, 16) * 2 - 1), batch_size=4),
+                ckpt_path=ckpt_path)
     return record.rates
 
 
@@ -58,8 +60,26 @@ def test_rates_are_constant_without_decay():
 def test_rates_follow_the_time_budget():
     # max_time ends the run long before its 10,000 epochs: the rate falls with the clock, from the
     # full rate at the first step to a small share of it by the last.
-    rates = [g for g, _ in _fit(lr_decay=1.0, max_epochs=10_000, max_time={"seconds": 3})]
+    pairs = _fit(lr_decay=1.0, max_epochs=10_000, max_time={"seconds": 3})
+    rates = [g for g, _ in pairs]
     assert len(rates) > 10
-    assert rates[0] == pytest.approx(2e-4, rel=0.05)
+    assert rates[0] >= 0.8 * 2e-4  # the Timer starts a moment before the first step
     assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
     assert rates[-1] < 0.3 * 2e-4
+    assert all(d == pytest.approx(4 * g) for g, d in pairs)  # D's rate falls alike
+
+
+def test_rates_follow_the_step_budget():
+    # max_steps = 6 generator updates ends the run inside its 2 epochs: the step share decides.
+    rates = _fit(lr_decay=0.5, max_epochs=2, max_steps=6)
+    assert [g for g, _ in rates] == pytest.approx([2e-4 * s for s in (1.0, 1.0, 1.0, 1.0, 2 / 3, 1 / 3)])
+
+
+def test_a_resumed_run_continues_the_decay(tmp_path):
+    # Stopped after the first epoch and resumed: the second epoch's rates are the uninterrupted run's.
+    whole = _fit(lr_decay=1.0, max_epochs=2)
+    _fit(lr_decay=1.0, max_epochs=1, default_root_dir=tmp_path, enable_checkpointing=True)
+    ckpt = next(tmp_path.rglob("*.ckpt"))
+    resumed = _fit(lr_decay=1.0, ckpt_path=str(ckpt), max_epochs=2)
+    assert [g for g, _ in whole[4:]] == pytest.approx([2e-4 * s for s in (0.5, 0.375, 0.25, 0.125)])
+    assert [r for pair in resumed for r in pair] == pytest.approx([r for pair in whole[4:] for r in pair])
