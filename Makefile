@@ -46,11 +46,11 @@ demo: install fonts
 # The preset study of README.md: the three models on 32 px calligraphy with the shared recipe at width
 # 32 (as the demo), three seeds each, the same noise and the same budget: $(COMPARE_MINUTES) minutes of
 # training per run (at most $(COMPARE_EPOCHS) epochs), two runs at a time on one thread each, evaluated
-# every $(COMPARE_EVERY) epochs and after the last (96 minutes on the 2-core development
+# every $(COMPARE_EVERY) epochs and after the last (just under two hours on the 2-core development
 # machine, docs/lab/results.md). Re-running it continues it; a larger COMPARE_MINUTES trains further.
-COMPARE_MINUTES ?= 17
+COMPARE_MINUTES ?= 21
 COMPARE_EPOCHS ?= 60
-COMPARE_EVERY ?= 5
+COMPARE_EVERY ?= 10
 COMPARE_WIDTH ?= 32
 COMPARE_SEEDS ?= 0 1 2
 COMPARE_JOBS ?= 2

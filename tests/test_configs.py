@@ -184,5 +184,5 @@ def test_make_compare_trains_each_config_at_width_32_with_a_time_budget(capsys, 
         assert info.value.code in (0, None)
         config = yaml.safe_load(capsys.readouterr().out)
         assert config["model"]["generator"]["init_args"]["width"] == 32 == config["model"]["discriminator"]["init_args"]["width"]
-        assert config["trainer"]["max_time"] == max_time(args.minutes) and config["metrics"]["every_n_epochs"] == 5
+        assert config["trainer"]["max_time"] == max_time(args.minutes) and config["metrics"]["every_n_epochs"] == 10
 
