@@ -1,16 +1,23 @@
 """The Lightning internals igan relies on, each where Lightning has no public API for it.
 
-Everything else uses Lightning's public API. tests/test_lightning_internals.py checks that each of
+Everything else uses Lightning's public API; :func:`trainer_timer` is here as the place igan
+finds the Timer, which the Trainer holds without an accessor. tests/test_lightning_internals.py checks that each of
 these still exists and still means what igan assumes, so a Lightning upgrade that breaks one fails
 there, by name, rather than silently changing training.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import lightning as L
+from lightning.pytorch.callbacks import Timer
 from lightning.pytorch.strategies import DDPStrategy
+
+
+def trainer_timer(trainer: L.Trainer) -> Optional[Timer]:
+    """The Timer that ``trainer.max_time`` adds (or one given as a callback); None without one."""
+    return next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
 
 
 def ddp_kwargs(strategy: DDPStrategy) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from igan.lightning_internals import (
     ddp_kwargs,
     request_stop_after_batch,
     step_logs_are_written,
+    trainer_timer,
 )
 
 pytestmark = pytest.mark.filterwarnings(
@@ -126,3 +127,9 @@ def test_ddp_kwargs_are_what_the_strategy_passes_to_distributed_data_parallel(mo
     monkeypatch.setattr(ddp_module, "DistributedDataParallel", lambda module, device_ids, **kw: wrapped.update(kw))
     strategy._setup_model(torch.nn.Linear(1, 1))
     assert wrapped["find_unused_parameters"] is True
+
+
+def test_trainer_timer_is_the_one_max_time_adds():
+    timed = L.Trainer(max_time={"seconds": 90}, accelerator="cpu", logger=False, enable_checkpointing=False)
+    assert trainer_timer(timed).time_remaining() == 90  # not started: the whole budget
+    assert trainer_timer(L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False)) is None

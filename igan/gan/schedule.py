@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 
 import lightning as L
-from lightning.pytorch.callbacks import Timer
+
+from igan.lightning_internals import trainer_timer
 
 
 def linear_decay(progress: float, share: float) -> float:
@@ -38,7 +39,7 @@ def budget_progress(trainer: L.Trainer, epochs_completed: float) -> float:
         shares.append(epochs_completed / trainer.max_epochs)
     if trainer.max_steps is not None and trainer.max_steps > 0:
         shares.append(trainer.global_step / trainer.max_steps)
-    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    timer = trainer_timer(trainer)
     remaining = timer.time_remaining() if timer is not None else None
     if remaining is not None:
         elapsed = timer.time_elapsed()

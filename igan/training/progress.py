@@ -7,7 +7,9 @@ import time
 from typing import Any, Optional
 
 import lightning as L
-from lightning.pytorch.callbacks import Timer, TQDMProgressBar
+from lightning.pytorch.callbacks import TQDMProgressBar
+
+from igan.lightning_internals import trainer_timer
 
 
 def format_minutes(seconds: float) -> str:
@@ -75,7 +77,7 @@ class RunProgressBar(TQDMProgressBar):
             batches_left = max(0, (max_epochs - trainer.current_epoch) * per_epoch - self._done_this_epoch)
             epoch_ends_left = max(0, max_epochs - trainer.current_epoch)  # this epoch's end is still ahead
             left = batches_left * self._busy / self._seen + epoch_ends_left * epoch_end
-        timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+        timer = trainer_timer(trainer)
         remaining = timer.time_remaining() if timer is not None else None
         if remaining is not None:
             by_time = max(0.0, remaining) + epoch_end
