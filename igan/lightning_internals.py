@@ -1,9 +1,10 @@
 """The Lightning internals igan relies on, each where Lightning has no public API for it.
 
-Everything else uses Lightning's public API; :func:`trainer_timer` is here as the place igan
-finds the Timer, which the Trainer holds without an accessor. tests/test_lightning_internals.py checks that each of
-these still exists and still means what igan assumes, so a Lightning upgrade that breaks one fails
-there, by name, rather than silently changing training.
+Everything else uses Lightning's public API; :func:`trainer_timer` is here as the place igan finds
+the Timer, which the Trainer holds without an accessor (igan.metrics, a lower layer, keeps its own
+line). tests/test_lightning_internals.py checks that each of these still exists and still means
+what igan assumes, so a Lightning upgrade that breaks one fails there, by name, rather than
+silently changing training.
 """
 
 from __future__ import annotations
