@@ -1,9 +1,12 @@
 """model.lr_decay: both learning rates fall linearly to zero over the last share of the budget,
 whether the budget is epochs or minutes, on a real Trainer."""
 
+from types import SimpleNamespace
+
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.callbacks import timer as lightning_timer
 from torch.utils.data import DataLoader, TensorDataset
 
 from igan.gan import GAN
@@ -30,7 +33,7 @@ class RecordRates(L.Callback):
         self.rates.append((opt_g.param_groups[0]["lr"], opt_d.param_groups[0]["lr"]))
 
 
-def _fit(lr_decay: float, ckpt_path=None, **trainer_args) -> list[tuple[float, float]]:
+def _fit(lr_decay: float, ckpt_path=None, extra_callbacks=(), **trainer_args) -> list[tuple[float, float]]:
     torch.manual_seed(0)
     g = DCGANGenerator(image_size=16, channels=1, latent_dim=8, width=8)
     d = DCGANDiscriminator(image_size=16, channels=1, width=8)
@@ -38,7 +41,7 @@ def _fit(lr_decay: float, ckpt_path=None, **trainer_args) -> list[tuple[float, f
     record = RecordRates()
     trainer_args = {"enable_checkpointing": False, **trainer_args}
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False,
-                        callbacks=[record], **trainer_args)
+                        callbacks=[record, *extra_callbacks], **trainer_args)
     trainer.fit(module, DataLoader(TensorDataset(torch.rand(16, 1, 16, 16) * 2 - 1), batch_size=4),
                 ckpt_path=ckpt_path)
     return record.rates
@@ -57,16 +60,28 @@ def test_rates_are_constant_without_decay():
     assert set(_fit(lr_decay=0.0, max_epochs=2)) == {(2e-4, 8e-4)}
 
 
-def test_rates_follow_the_time_budget():
-    # max_time ends the run long before its 10,000 epochs: the rate falls with the clock, from the
-    # full rate at the first step to a small share of it by the last.
-    pairs = _fit(lr_decay=1.0, max_epochs=10_000, max_time={"seconds": 3})
-    rates = [g for g, _ in pairs]
-    assert len(rates) > 10
-    assert rates[0] >= 0.8 * 2e-4  # the Timer starts a moment before the first step
-    assert all(later <= earlier for earlier, later in zip(rates, rates[1:]))
-    assert rates[-1] < 0.3 * 2e-4
-    assert all(d == pytest.approx(4 * g) for g, d in pairs)  # D's rate falls alike
+class TickingClock(L.Callback):
+    """Stands in for the Timer's clock: each training step takes exactly `seconds`, so the time
+    budget's rates are exact on any machine, however loaded."""
+
+    def __init__(self, seconds: float) -> None:
+        self.now, self.seconds = 1000.0, seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.now += self.seconds
+
+
+def test_rates_follow_the_time_budget(monkeypatch):
+    # max_time (3 s of 0.25 s steps) ends the run long before its 10,000 epochs: the rate falls
+    # with the clock, 1 - k/12 before step k, and the Timer stops the run after the 12th step.
+    clock = TickingClock(0.25)
+    monkeypatch.setattr(lightning_timer, "time", SimpleNamespace(monotonic=clock.monotonic))
+    pairs = _fit(lr_decay=1.0, max_epochs=10_000, max_time={"seconds": 3}, extra_callbacks=[clock])
+    assert [g for g, _ in pairs] == pytest.approx([2e-4 * (1 - k / 12) for k in range(12)])
+    assert [d for _, d in pairs] == pytest.approx([8e-4 * (1 - k / 12) for k in range(12)])
 
 
 def test_rates_follow_the_step_budget():
