@@ -37,6 +37,7 @@ class PlannedRun:
     seconds: float = 0.0  # wall-clock of the run in this study so far, start-up and evaluation included
     trained: float = 0.0  # seconds of its time budget spent before this invocation (the Timer in last.ckpt)
     pace: Optional[float] = None  # seconds per epoch since its first new row, training and evaluation included
+    ended: bool = False  # its process ended in this study (done or failed): no time left
     log: Optional[Path] = None
     metrics: dict = field(default_factory=dict)
 
@@ -52,22 +53,26 @@ def run_dir(out: Path, run: PlannedRun) -> Path:
 
 def estimate_left(runs: list[PlannedRun], jobs: int = 1) -> Optional[float]:
     """Seconds left for the study: each run's epochs left at its own pace (else the mean pace), at most
-    what is left of its time budget, over ``jobs`` (or the runs with time left, when fewer)."""
+    what is left of its time budget plus the start-up and final evaluation that ended runs spent beyond
+    theirs, laid out in order on ``jobs`` slots as the pool starts them (so a last run alone counts in full)."""
     paced = [r for r in runs if r.pace is not None]
     if not paced:
         return None
     mean_pace = sum(r.pace for r in paced) / len(paced)
+    beyond = [r.seconds - (r.minutes * 60 - r.trained) for r in runs if r.ended and r.minutes is not None]
+    overhead = max(0.0, sum(beyond) / len(beyond)) if beyond else 0.0
 
     def left(r: PlannedRun) -> float:
-        if r.state == "done":  # also a run that spent its time budget with epochs to spare
-            return 0.0
         by_epochs = r.left * (r.pace if r.pace is not None else mean_pace)
         if r.minutes is None:
             return by_epochs
-        return min(by_epochs, max(r.minutes * 60 - r.trained - r.seconds, 0.0))
+        return min(by_epochs, max(r.minutes * 60 - r.trained + overhead - r.seconds, 0.0))
 
-    lefts = [left(r) for r in runs]
-    return sum(lefts) / max(1, min(jobs, sum(1 for x in lefts if x > 0)))
+    slots = [0.0] * max(1, jobs)
+    for run in runs:
+        if run.state != "done" and not run.ended:  # done when found, or ended in this study
+            slots[slots.index(min(slots))] += left(run)
+    return max(slots)
 
 
 def max_time(minutes: float) -> str:

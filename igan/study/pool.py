@@ -181,7 +181,7 @@ class LocalPool:
         child.log.close()
         self.record(child, cpu_seconds)
         run, code = child.run, child.proc.returncode
-        run.seconds = time.perf_counter() - child.start
+        run.seconds, run.ended = time.perf_counter() - child.start, True
         if code == 0:
             print(f"[{child.index + 1}/{len(self.runs)} {run.name}] done in {format_minutes(run.seconds)}", flush=True)
         else:

@@ -24,8 +24,23 @@ def test_time_left_uses_each_runs_own_pace_the_mean_for_the_others_and_the_jobs(
     b.done, b.pace = 4, 120.0
     # b: 6 epochs left at its own 120 s; c: 10 epochs at the mean pace (60 + 120) / 2 = 90 s.
     assert estimate_left([a, b, c]) == pytest.approx(6 * 120 + 10 * 90)
-    assert estimate_left([a, b, c], jobs=2) == pytest.approx((6 * 120 + 10 * 90) / 2)
-    assert estimate_left([a, b, c], jobs=8) == pytest.approx((6 * 120 + 10 * 90) / 2)  # only two runs are left
+    # Two jobs run b and c side by side: the study ends with the longer, c.
+    assert estimate_left([a, b, c], jobs=2) == pytest.approx(10 * 90)
+    assert estimate_left([a, b, c], jobs=8) == pytest.approx(10 * 90)  # only two runs are left
+
+
+def test_time_left_lays_the_queue_out_on_the_jobs_and_counts_what_runs_spend_beyond_their_budget():
+    # make compare's shape: nine 21-minute runs, two at a time. The first two ended after 23 minutes
+    # (start-up and the last evaluation beyond the budget), two are 5 minutes in, five wait.
+    runs = [PlannedRun(Path("c.yaml"), f"r{i}", epochs=60, minutes=21.0) for i in range(9)]
+    for run in runs[:2]:
+        run.done, run.pace, run.seconds, run.ended = 33, 35.0, 23 * 60, True
+    for run in runs[2:4]:
+        run.done, run.pace, run.seconds = 9, 33.0, 5 * 60
+    # Running: 23 - 5 = 18 minutes each; then the five queued 23-minute runs fill the two slots in
+    # turn (3 after one, 2 after the other): the last one runs alone, 18 + 3 x 23 = 87 minutes.
+    assert estimate_left(runs, jobs=2) == pytest.approx((18 + 3 * 23) * 60)
+    assert estimate_left(runs, jobs=1) == pytest.approx((2 * 18 + 5 * 23) * 60)
 
 
 def test_a_time_budget_caps_the_time_left_and_becomes_lightnings_max_time(tmp_path):
