@@ -42,6 +42,12 @@ CIFAR10.meta = dict(CIFAR10.meta, md5=md5("batches.meta"))
 from igan.training.cli import main
 from igan.gan import GAN
 
+if os.environ.get("LOCAL_RANK") == "1":
+    # Rank 1's clock says 29 of the 30 minutes are spent; the rates must follow rank 0's clock.
+    from lightning.pytorch.callbacks import Timer
+
+    Timer.time_elapsed = lambda self, stage="train": 1740.0
+
 def on_train_end(self):
     torch.save({
         "params": {k: v.detach().clone() for k, v in self.named_parameters()},
@@ -49,6 +55,8 @@ def on_train_end(self):
         "world_size": self.trainer.world_size,
         "global_step": self.trainer.global_step,
         "d_updates": int(self.d_updates),
+        "rates": [opt.param_groups[0]["lr"] for opt in self.trainer.optimizers],
+        "base_rates": [self.hparams.lr_g, self.hparams.lr_d],
     }, out / f"rank{self.global_rank}.pt")
 
 GAN.on_train_end = on_train_end
@@ -73,7 +81,7 @@ RUN = "cifar10-idcgan-s0"
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
     """IDCGAN (WGAN-GP: double backward through D) at width 8, 2 batches of 8 per process, 2 processes,
-    FID/KID on 9 samples (real Inception) before and after the epoch."""
+    FID/KID on 9 samples (real Inception) before and after the epoch, the rates decaying."""
     tmp = tmp_path_factory.mktemp("ddp")
     write_tiny_cifar10(tmp / "cifar")
     (tmp / "ranks").mkdir()
@@ -85,7 +93,9 @@ def ddp_run(tmp_path_factory):
            "--data.num_workers=0", "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
            "--metrics.num_samples=9", "--metrics.batch_size=4", f"--data.root={tmp / 'cifar'}",
            f"--trainer.default_root_dir={tmp / 'runs'}", f"--samples_root={tmp / 'samples'}",
-           "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp"]
+           "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.strategy=ddp",
+           # lr_decay under a time budget: every step broadcasts rank 0's share of the clock.
+           "--model.lr_decay=1.0", "--trainer.max_time=00:00:30:00"]
     env = {**os.environ, "WANDB_MODE": "offline", "TINY_CIFAR_ROOT": str(tmp / "cifar"),
            "DDP_RANK_OUT": str(tmp / "ranks"), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=240)
@@ -108,6 +118,11 @@ def test_two_process_ddp_trains_in_sync_and_writes_once(ddp_run):
         assert torch.equal(params0[name], params1[name]), name
     # ...while each rank draws its own noise (else N devices would see N copies of every fake).
     assert not torch.equal(ranks[0]["rng_draw"], ranks[1]["rng_draw"])
+    # model.lr_decay: the second of the epoch's 2 steps ran at half the rates on both ranks: the
+    # epoch share, 1/2, outweighs rank 0's share of the 30 minutes, which it broadcast to rank 1
+    # (whose own clock, 29 minutes, would have set a thirtieth).
+    for rank in ranks:
+        assert rank["rates"] == pytest.approx([0.5 * r for r in rank["base_rates"]])
 
     # Rank 0 alone writes: the grids, one checkpoint holding the common weights, one W&B run,
     # and one metrics.csv row per epoch (a second writer would append its own rows).
