@@ -8,6 +8,7 @@ run, as in a real study. The glyphs are rendered once before the first timing.
 
     python benchmarks/study_jobs.py                      # --jobs 1 against --jobs 2
     python benchmarks/study_jobs.py --jobs 1 2 4 --batches 50 --repeats 2
+    python benchmarks/study_jobs.py --jobs 2 3 --width 32 --configs configs/calligraphy_{dcgan,sagan,idcgan}.yaml
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def time_study(args: argparse.Namespace, jobs: int, out: Path) -> float:
                "--epochs", str(args.epochs), "--jobs", str(jobs), "--out", str(out),
                f"--data.image_size={args.image_size}", f"--data.root={args.data_root}",
                f"--trainer.limit_train_batches={args.batches}", "--metrics.every_n_epochs=0"]
+    if args.width is not None:
+        command += [f"--model.generator.init_args.width={args.width}",
+                    f"--model.discriminator.init_args.width={args.width}"]
     env = {**os.environ, "WANDB_MODE": os.environ.get("WANDB_MODE", "offline"), "WANDB_SILENT": "true"}
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -70,6 +74,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="trainer.limit_train_batches of every run")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--data-root", default="data", help="calligraphy glyph cache, shared by every run")
+    parser.add_argument("--width", type=int, default=None, help="G and D width of every run (make compare: 32)")
     parser.add_argument("--repeats", type=int, default=1, help="rounds; every round times each --jobs in turn")
     args = parser.parse_args()
     if any(j < 1 for j in args.jobs) or args.repeats < 1:
@@ -80,7 +85,7 @@ def main() -> None:
     runs = len(args.configs) * len(args.seeds)
     print(f"study: {runs} runs ({' '.join(Path(c).stem for c in args.configs)} x seeds "
           f"{' '.join(map(str, args.seeds))}), {args.epochs} epoch(s) of {args.batches} batches, "
-          f"{args.image_size} px, metrics off")
+          f"{args.image_size} px{f', width {args.width}' if args.width else ''}, metrics off")
     prepare_glyphs(args.data_root, args.image_size)
     walls: dict[int, list[float]] = {j: [] for j in args.jobs}
     with tempfile.TemporaryDirectory(prefix="study-jobs-") as tmp:
