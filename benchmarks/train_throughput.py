@@ -49,6 +49,7 @@ divides it by the bare iteration's time: models that differ in work compare on t
 
     python benchmarks/train_throughput.py                      # 6 configs x 32 and 64 px
     python benchmarks/train_throughput.py --sizes 32 --iters 3 --warmup 1 --configs configs/calligraphy_dcgan.yaml
+    python benchmarks/train_throughput.py --sizes 32 --width 32 --threads 1 --fast-paths --no-data   # make compare's runs
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Optional
 
 import torch
 import yaml
@@ -172,9 +174,14 @@ MEMORY_METHOD = {
 # --------------------------------------------------------------------------- models
 
 
-def load_config(path: Path) -> dict:
+def load_config(path: Path, width: Optional[int] = None) -> dict:
+    """The config file as a dict; ``width`` replaces G's and D's (as ``--model.*.init_args.width``)."""
     with open(path) as f:
-        return yaml.safe_load(f)
+        config = yaml.safe_load(f)
+    if width is not None:
+        for net in ("generator", "discriminator"):
+            config["model"][net].setdefault("init_args", {})["width"] = width
+    return config
 
 
 def _instantiate(spec: dict, **links) -> nn.Module:
@@ -435,7 +442,7 @@ def paired_models(config_paths: tuple[Path, Path], size: int, args, device: torc
     """
     loops, real = [], None
     for path in config_paths:
-        config = load_config(path)
+        config = load_config(path, args.width)
         batch_size = args.batch_size or config["data"]["batch_size"]
         shape = (batch_size, config["data"]["channels"], size, size)
         if real is None:
@@ -496,7 +503,7 @@ def time_data(config: dict, image_size: int, batch_size: int, root: str, batches
 
 def measure(config_path: Path, size: int, args, device: torch.device) -> dict:
     load = OtherLoad()
-    config = load_config(config_path)
+    config = load_config(config_path, args.width)
     batch_size = args.batch_size or config["data"]["batch_size"]
     channels = config["data"]["channels"]
     real = (torch.rand(batch_size, channels, size, size, generator=torch.Generator().manual_seed(1)) * 2 - 1).to(device)
@@ -666,6 +673,7 @@ def main(argv=None) -> None:
     ap.add_argument("--min-seconds", type=float, default=3.0,
                     help="more iterations than --iters where needed for this many seconds per series (default 3)")
     ap.add_argument("--batch-size", type=int, default=None, help="default: the config's data.batch_size")
+    ap.add_argument("--width", type=int, default=None, help="G and D width (default: the config's; make compare: 32)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=["cpu", "cuda"])
     ap.add_argument("--precision", default="32-true", choices=PRECISIONS,
                     help="as --trainer.precision; bf16-mixed runs Lightning and the bare loop under bfloat16 autocast")

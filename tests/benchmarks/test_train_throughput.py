@@ -55,6 +55,16 @@ def test_middle_half_is_the_quartile_range():
     assert 0.90 < low < 0.97 < high < 1.05
 
 
+def test_width_replaces_both_networks_width_as_the_cli_override_does():
+    config = bench.load_config(REPO / "configs/calligraphy_idcgan.yaml", width=16)
+    assert [config["model"][net]["init_args"]["width"] for net in ("generator", "discriminator")] == [16, 16]
+    narrow = bench.build_gan(config, 32)
+    wide = bench.build_gan(bench.load_config(REPO / "configs/calligraphy_idcgan.yaml"), 32)  # width 64
+    for net in ("generator", "discriminator"):
+        sizes = [sum(p.numel() for p in getattr(gan, net).parameters()) for gan in (narrow, wide)]
+        assert sizes[0] < sizes[1] / 3, net  # a quarter of the weights, roughly: width squared
+
+
 def test_bare_loop_matches_the_module_update():
     """One bare iteration from the module's own networks moves D and G as the module's Adam would:
     the same losses and optimiser settings, so timing it is timing the same work."""
