@@ -222,7 +222,11 @@ def build_comparison(groups: Sequence[RunGroup], target_fid: Optional[float] = N
                 entry["metrics"][f"{metric.key}_epoch"] = epoch
             if status.analysed and target.value is not None:
                 cross = speed.crossing(run, target.value, horizon)
-                entry["crossing"] = {"epoch": cross.epoch, "minutes": cross.minutes, "censored": cross.censored}
+                # In minutes the horizon is the shortest run's training time: a seed crossing later (a
+                # slower route to the same epochs) is censored there, not counted as reaching it.
+                late = cross.minutes is None or (horizon_minutes is not None and cross.minutes > horizon_minutes)
+                entry["crossing"] = {"epoch": cross.epoch, "minutes": cross.minutes, "censored": cross.censored,
+                                     "censored_minutes": cross.censored or late}
                 entry["restricted_epochs"] = cross.restricted(horizon)
                 entry["restricted_minutes"] = cross.restricted_minutes(horizon_minutes)
             else:
@@ -245,6 +249,7 @@ def build_comparison(groups: Sequence[RunGroup], target_fid: Optional[float] = N
         if target.value is not None:
             summary["speed"] = {
                 "reached": sum(1 for e in used if e["crossing"] and not e["crossing"]["censored"]),
+                "reached_minutes": sum(1 for e in used if e["crossing"] and not e["crossing"]["censored_minutes"]),
                 "of": len(used),
                 "restricted_epochs": measured_stat(runs, [e["restricted_epochs"] for e in used]),
                 "restricted_minutes": measured_stat(runs, [e["restricted_minutes"] for e in used]),
@@ -269,14 +274,16 @@ def build_comparison(groups: Sequence[RunGroup], target_fid: Optional[float] = N
         entry["curve_area"] = contrast(baseline["curve_area"]["values"], summary["curve_area"]["values"], "lower")
         entry["speedup_epochs"] = entry["speedup_minutes"] = None
         if target.value is not None:
-            censored = {id(s): s["speed"]["of"] - s["speed"]["reached"] for s in (baseline, summary)}
+            def censored(group: dict[str, Any], unit: str = "") -> int:
+                return group["speed"]["of"] - group["speed"]["reached" + unit]
+
             entry["speedup_epochs"] = speedup(baseline["speed"]["restricted_epochs"]["values"],
                                               summary["speed"]["restricted_epochs"]["values"],
-                                              censored[id(baseline)], censored[id(summary)])
+                                              censored(baseline), censored(summary))
             if time_info["comparable"] and horizon_minutes:
                 entry["speedup_minutes"] = speedup(baseline["speed"]["restricted_minutes"]["values"],
                                                    summary["speed"]["restricted_minutes"]["values"],
-                                                   censored[id(baseline)], censored[id(summary)])
+                                                   censored(baseline, "_minutes"), censored(summary, "_minutes"))
         challengers.append(entry)
 
     floors = {}

@@ -75,15 +75,16 @@ def reach_cell(group: dict[str, Any], horizon: int, unit: str = "epochs") -> str
     if speed is None or not speed["of"]:
         return "-"
     stat = speed["restricted_epochs" if unit == "epochs" else "restricted_minutes"]
+    reached = speed["reached" if unit == "epochs" else "reached_minutes"]
     if stat["mean"] is None:
         return "-"
-    if speed["reached"] == 0:
+    if reached == 0:
         return f"none of {speed['of']} within {horizon}" if unit == "epochs" else f"none of {speed['of']}"
     digits = 1
     value = fmt_epochs(stat["mean"]) if unit == "epochs" else f"{stat['mean']:.{digits}f}"
     text = value + interval_text(stat, digits)
     if speed["of"] > 1:
-        text += f"; {speed['reached']} of {speed['of']} reach"
+        text += f"; {reached} of {speed['of']} reach"
     return text
 
 

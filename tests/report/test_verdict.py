@@ -11,6 +11,7 @@ from fake_runs import write_run
 from igan.report.collapse import find_collapse
 from igan.report.comparison import build_comparison
 from igan.report.runs import group_runs, load_runs
+from igan.report.table import markdown_table
 from igan.report.verdict import verdict
 
 BASELINE = [[None, 90, 80, 70, 54, 52, 50], [None, 95, 85, 72, 62, 58, 54], [None, 92, 84, 76, 60, 53, 52]]
@@ -63,6 +64,23 @@ def test_minutes_compared_only_on_alike_machines(tmp_path):
     text, comparison = study(tmp_path / "shared", {"a": BASELINE, "b": FAST}, {"a": 60.0, "b": 120.0},
                              machine={"a": same, "b": shared})
     assert "No per-minute claim: the runs got unequal CPU shares (0.50 to 1.00)" in text
+
+
+def test_a_seed_crossing_after_the_shortest_runs_minutes_is_censored_in_minutes(tmp_path):
+    # b draws a's curves at ten times the minutes per epoch (bf16 where the CPU emulates it): alike
+    # per epoch, while per minute it reaches the target only after a's whole budget (6 minutes).
+    same = {"host": "h", "threads": 1, "cpu_share": 1.0}
+    text, comparison = study(tmp_path, {"a": BASELINE, "b": BASELINE}, {"a": 60.0, "b": 600.0},
+                             machine={"a": same, "b": same})
+    a, b = (group["speed"] for group in comparison["groups"])
+    assert (a["reached"], a["reached_minutes"], b["reached"], b["reached_minutes"]) == (3, 3, 3, 0)
+    assert comparison["challengers"][0]["speedup_epochs"]["estimate"] == 1.0
+    per_minute = comparison["challengers"][0]["speedup_minutes"]
+    assert per_minute["bound"] == "at most" and per_minute["estimate"] < 1.0
+    assert b["restricted_minutes"]["values"] == [6.0, 6.0, 6.0]  # counted at the horizon, as censored
+    assert "Per minute, b against a: speed-up per minute at most " in text
+    table = markdown_table(comparison, load_runs(sorted((tmp_path / "runs").iterdir())))
+    assert "| none of 3 |" in table and "3 of 3 reach" in table  # none within the minutes, all within the epochs
 
 
 def test_collapse_where_fid_improves_and_recall_falls(tmp_path):
