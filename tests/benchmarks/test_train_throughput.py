@@ -132,7 +132,7 @@ def test_paired_models_gives_the_first_configs_throughput_over_the_seconds():
     """DCGAN's backbone under BCE against the same backbone under WGAN-GP, whose penalty adds a
     double backward through D: the first runs faster, so the ratio is above 1 (below it if the
     order were swapped)."""
-    args = argparse.Namespace(batch_size=16, warmup=0, iters=3, precision="32-true")
+    args = argparse.Namespace(batch_size=16, width=None, warmup=0, iters=3, precision="32-true")
     configs = (REPO / "configs/published/calligraphy_dcgan.yaml", REPO / "configs/ablation/calligraphy_none.yaml")
     assert bench.paired_models(configs, 32, args, torch.device("cpu")) > 1.1
 
