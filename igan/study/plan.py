@@ -59,8 +59,10 @@ def estimate_left(runs: list[PlannedRun], jobs: int = 1) -> Optional[float]:
     if not paced:
         return None
     mean_pace = sum(r.pace for r in paced) / len(paced)
+    # Only runs that spent their budget tell the overrun: one that failed or ran out of epochs ended early.
     beyond = [r.seconds - (r.minutes * 60 - r.trained) for r in runs if r.ended and r.minutes is not None]
-    overhead = max(0.0, sum(beyond) / len(beyond)) if beyond else 0.0
+    beyond = [b for b in beyond if b > 0]
+    overhead = sum(beyond) / len(beyond) if beyond else 0.0
 
     def left(r: PlannedRun) -> float:
         by_epochs = r.left * (r.pace if r.pace is not None else mean_pace)

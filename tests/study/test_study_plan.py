@@ -41,6 +41,10 @@ def test_time_left_lays_the_queue_out_on_the_jobs_and_counts_what_runs_spend_bey
     # turn (3 after one, 2 after the other): the last one runs alone, 18 + 3 x 23 = 87 minutes.
     assert estimate_left(runs, jobs=2) == pytest.approx((18 + 3 * 23) * 60)
     assert estimate_left(runs, jobs=1) == pytest.approx((2 * 18 + 5 * 23) * 60)
+    # A run that failed after a minute ended early: it says nothing of the overrun, and needs no time.
+    failed = PlannedRun(Path("c.yaml"), "failed", epochs=60, minutes=21.0)
+    failed.seconds, failed.ended = 60.0, True
+    assert estimate_left([*runs, failed], jobs=2) == pytest.approx((18 + 3 * 23) * 60)
 
 
 def test_a_time_budget_caps_the_time_left_and_becomes_lightnings_max_time(tmp_path):
