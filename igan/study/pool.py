@@ -165,11 +165,12 @@ class LocalPool:
     def poll(self, child: Child) -> None:
         """Print a line for each epoch the child finished since the last poll."""
         run = child.run
+        now = time.perf_counter()
+        run.seconds = now - child.start  # kept current between rows, so the time left counts start-up too
         row = latest_row(run_dir(self.out, run) / "metrics.csv")
         if row is None or int(row["epoch"]) <= run.done:
             return
-        now = time.perf_counter()
-        run.done, run.metrics, run.seconds = int(row["epoch"]), row, now - child.start
+        run.done, run.metrics = int(row["epoch"]), row
         if child.first_row is None:
             child.first_row = (run.done, now)
         elif run.done > child.first_row[0]:

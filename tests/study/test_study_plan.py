@@ -33,8 +33,9 @@ def test_time_left_lays_the_queue_out_on_the_jobs_and_counts_what_runs_spend_bey
     # make compare's shape: nine 21-minute runs, two at a time. The first two ended after 23 minutes
     # (start-up and the last evaluation beyond the budget), two are 5 minutes in, five wait.
     runs = [PlannedRun(Path("c.yaml"), f"r{i}", epochs=60, minutes=21.0) for i in range(9)]
-    for run in runs[:2]:
-        run.done, run.pace, run.seconds, run.ended = 33, 35.0, 23 * 60, True
+    for run, seconds in zip(runs[:2], (22 * 60, 24 * 60)):  # overruns of 1 and 3 minutes: 2 on average
+        run.done, run.pace, run.seconds, run.ended = 33, 35.0, seconds, True
+    runs[0].trained, runs[0].seconds = 120.0, 20 * 60  # resumed with 2 minutes spent: the same overrun
     for run in runs[2:4]:
         run.done, run.pace, run.seconds = 9, 33.0, 5 * 60
     # Running: 23 - 5 = 18 minutes each; then the five queued 23-minute runs fill the two slots in
@@ -45,6 +46,7 @@ def test_time_left_lays_the_queue_out_on_the_jobs_and_counts_what_runs_spend_bey
     failed = PlannedRun(Path("c.yaml"), "failed", epochs=60, minutes=21.0)
     failed.seconds, failed.ended = 60.0, True
     assert estimate_left([*runs, failed], jobs=2) == pytest.approx((18 + 3 * 23) * 60)
+    assert estimate_left([failed, *runs], jobs=1) == pytest.approx((2 * 18 + 5 * 23) * 60)
 
 
 def test_a_time_budget_caps_the_time_left_and_becomes_lightnings_max_time(tmp_path):
